@@ -1,0 +1,3 @@
+from layerwise.cli.main import main
+
+raise SystemExit(main())

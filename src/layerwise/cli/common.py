@@ -1,0 +1,38 @@
+"""Pieces shared by the subcommands: common flags and result output."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+
+def add_json(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true",
+                        help="end the output with one line holding a JSON object of the figures")
+
+
+def add_data_source(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", metavar="DIR",
+                        help="look here first for dataset files (and download here)")
+    parser.add_argument("--offline", action="store_true",
+                        help="never download; fail with a message if the files are not found")
+
+
+def _clean(value):
+    """JSON has no NaN/inf: write them as null rather than emitting invalid JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value
+
+
+def emit(lines: list[str], figures: dict, as_json: bool) -> None:
+    """Print the human-readable lines, then (with --json) one JSON line of `figures`."""
+    for line in lines:
+        print(line)
+    if as_json:
+        print(json.dumps(_clean(figures), sort_keys=False), flush=True)

@@ -1,0 +1,36 @@
+"""Entry point: builds the argument parser from each subcommand module and runs one command."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from layerwise import __version__
+from layerwise.cli import data_cmd, quickstart
+from layerwise.errors import LayerwiseError
+
+COMMANDS = (quickstart, data_cmd)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="layerwise",
+        description="Train neural networks and Restricted Boltzmann Machines, "
+                    "on one machine or many.")
+    parser.add_argument("--version", action="version", version=f"layerwise {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in COMMANDS:
+        module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except LayerwiseError as exc:
+        print(f"layerwise: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("layerwise: interrupted", file=sys.stderr)
+        return 130

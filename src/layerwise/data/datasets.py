@@ -1,0 +1,175 @@
+"""Datasets as tensors: load by name, split train/validation/test, batch by `randperm` slices.
+
+Everything here fits in memory, so a dataset lives as whole tensors on the chosen device and a
+mini-batch is an index slice of a permutation drawn from an explicit `torch.Generator`: no
+DataLoader, no workers, no host-to-device copy per step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from layerwise.data import synthetic
+from layerwise.data.catalog import CATALOG
+from layerwise.data.resolve import directory_location, get_spec, locate, read_location
+from layerwise.errors import ConfigError
+
+COURSE_VALIDATION = 5000  # the course's MNIST split: 55,000 train / 5,000 validation / 10,000 test
+
+
+@dataclass(frozen=True)
+class Split:
+    """Inputs `x` (N, ...) float32 and targets `y`: (N,) int64 labels or (N, 1) float32 values."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+
+    def __post_init__(self):
+        assert len(self.x) == len(self.y), (self.x.shape, self.y.shape)
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def to(self, device: torch.device | str) -> Split:
+        return Split(self.x.to(device), self.y.to(device))
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A loaded dataset. `task` is "classification", "regression" or "unsupervised"."""
+
+    name: str
+    task: str
+    train: Split
+    val: Split | None
+    test: Split
+    classes: tuple[str, ...] = ()
+    source: str = ""
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.train.x.shape[1:])
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def to(self, device: torch.device | str) -> Dataset:
+        val = self.val.to(device) if self.val is not None else None
+        return Dataset(self.name, self.task, self.train.to(device), val, self.test.to(device),
+                       self.classes, self.source)
+
+
+def parse_dataset_name(text: str) -> tuple[str, dict[str, str]]:
+    """Split `name:key=value,key=value` into the name and its options."""
+    name, _, rest = text.partition(":")
+    options = {}
+    for item in filter(None, rest.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"dataset option {item!r} in {text!r} is not of the form key=value.")
+        options[key.strip()] = value.strip()
+    return name, options
+
+
+def split_validation(train: Split, val_size: int, generator: torch.Generator
+                     ) -> tuple[Split, Split | None]:
+    """Hold out `val_size` examples of `train`, chosen by a permutation from `generator`."""
+    if val_size <= 0:
+        return train, None
+    if val_size >= len(train):
+        raise ConfigError(f"a validation set of {val_size} leaves nothing of the "
+                          f"{len(train)} training examples.")
+    perm = torch.randperm(len(train), generator=generator)
+    keep, held = perm[val_size:].sort().values, perm[:val_size].sort().values
+    return Split(train.x[keep], train.y[keep]), Split(train.x[held], train.y[held])
+
+
+def default_val_size(n_train: int, val_fraction: float) -> int:
+    """5,000 for MNIST-sized training files (the course's split), else `val_fraction` of them."""
+    return COURSE_VALIDATION if n_train == 60000 else int(round(n_train * val_fraction))
+
+
+def _images(x: np.ndarray) -> torch.Tensor:
+    """uint8 (N, H, W) or (N, C, H, W) to float32 (N, C, H, W) in [0, 1]."""
+    t = torch.from_numpy(np.ascontiguousarray(x))
+    if t.dim() == 3:
+        t = t.unsqueeze(1)
+    return t.float().div_(255.0) if t.dtype == torch.uint8 else t.float()
+
+
+def _labels(y: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(y).astype(np.int64))
+
+
+def _load_files(name: str, data_dir, offline: bool, progress: bool):
+    if Path(name).expanduser().is_dir() and name not in CATALOG:
+        loc = directory_location(name)
+    else:
+        loc = locate(name, data_dir=data_dir, offline=offline, progress=progress)
+    arrays, _ = read_location(loc)
+    train = Split(_images(arrays["train_x"]), _labels(arrays["train_y"]))
+    test = Split(_images(arrays["test_x"]), _labels(arrays["test_y"]))
+    classes = loc.spec.classes or tuple(
+        str(c) for c in range(int(max(train.y.max(), test.y.max())) + 1))
+    return train, test, classes, f"{loc.source}: {loc.directory}"
+
+
+def _load_synthetic(name: str, options: dict[str, str], generator: torch.Generator):
+    synthetic.parse_options(CATALOG[name].options, options, name)
+    if name == "regression":
+        x, y, xt, yt = synthetic.regression(options, generator)
+    elif name == "lab4":
+        x, y, xt, yt = synthetic.lab4()
+    else:
+        v, vt = synthetic.random_binary(options, generator)
+        return Split(v, torch.zeros(len(v))), Split(vt, torch.zeros(len(vt)))
+    return Split(x, y), Split(xt, yt)
+
+
+def load_dataset(name: str, *, data_dir: str | Path | None = None, offline: bool = False,
+                 val_size: int | None = None, val_fraction: float = 0.1, seed: int = 0,
+                 device: torch.device | str = "cpu", progress: bool = True) -> Dataset:
+    """Load dataset `name` (catalog name, `name:opt=val,...`, or a directory of IDX files).
+
+    Validation: `val_size` examples held out of the training files, by default 5,000 for
+    MNIST-format data with 60,000 training images (the course's 55,000/5,000/10,000) and
+    `val_fraction` of them elsewhere; which ones is fixed by `seed`.
+    """
+    base, options = parse_dataset_name(name)
+    generator = torch.Generator().manual_seed(seed)
+    if base in CATALOG and get_spec(base).layout == "synthetic":
+        train, test = _load_synthetic(base, options, generator)
+        task = {"regression": "regression", "lab4": "regression"}.get(base, "unsupervised")
+        classes, source = (), "synthetic"
+        if base == "lab4":
+            val_size = 0
+    else:
+        if options:
+            raise ConfigError(f"dataset {base} takes no options.")
+        train, test, classes, source = _load_files(base, data_dir, offline, progress)
+        task = "classification"
+    if val_size is None:
+        val_size = default_val_size(len(train), val_fraction)
+    train, val = split_validation(train, val_size, generator)
+    return Dataset(base, task, train, val, test, tuple(classes), source).to(device)
+
+
+def epoch_batches(n: int, batch_size: int, generator: torch.Generator,
+                  drop_last: bool = False) -> Iterator[torch.Tensor]:
+    """Index tensors for one epoch: slices of `randperm(n)` drawn from `generator`.
+
+    The permutation lives on the generator's device, so indexing a device-resident dataset with
+    it needs no host round-trip.
+    """
+    if batch_size < 1:
+        raise ConfigError(f"batch size must be at least 1, got {batch_size}.")
+    perm = torch.randperm(n, generator=generator, device=generator.device)
+    stop = n - n % batch_size if drop_last else n
+    for start in range(0, stop, batch_size):
+        yield perm[start:start + batch_size]

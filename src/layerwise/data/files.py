@@ -1,0 +1,69 @@
+"""Small file utilities shared by the data layer: hashing and atomic writes."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from layerwise.errors import DataError
+
+CHUNK = 1 << 20
+
+
+def file_digest(path: str | Path, algorithm: str) -> str:
+    """Hex digest of a file's bytes as stored (not decompressed)."""
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(CHUNK), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def ensure_dir(path: Path) -> Path:
+    """Create `path` (and parents), turning permission problems into a clear DataError."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DataError(
+            f"cannot create directory {path}: {exc.strerror or exc}; choose a writable "
+            "location with --data-dir or the LAYERWISE_CACHE environment variable."
+        ) from None
+    if not os.access(path, os.W_OK):
+        raise DataError(
+            f"directory {path} is not writable; choose a writable location with --data-dir "
+            "or the LAYERWISE_CACHE environment variable."
+        )
+    return path
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | Path) -> Iterator[BinaryIO]:
+    """Open a temporary file beside `path`; rename it onto `path` only if the block succeeds.
+
+    On any exception the temporary file is removed, so `path` is either the old file or the
+    complete new one, never a partial write.
+    """
+    path = Path(path)
+    ensure_dir(path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write `data` to `path` atomically (temporary file, then rename)."""
+    with atomic_output(path) as f:
+        f.write(data)

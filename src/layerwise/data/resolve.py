@@ -1,0 +1,200 @@
+"""Finding a named dataset on disk (or fetching it), and reading its files with verification.
+
+Resolution order for a catalog name N:
+
+1. the explicit directory (`--data-dir D`): D/N, then D itself
+2. the directory in the environment variable LAYERWISE_DATA: likewise
+3. the user cache ($LAYERWISE_CACHE, else $XDG_CACHE_HOME/layerwise, else ~/.cache/layerwise),
+   N below it
+4. system locations the catalog names (Debian's /usr/share/datasets/fashion-mnist) and the
+   embedded copy for `mnist-10k`
+5. a download into D/N when D was given, else into the cache, unless offline
+
+A location that holds any of the dataset's files is used or fails: its files are verified and
+a bad one is an error naming the file, never silently skipped for the next location.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from layerwise.data.catalog import CATALOG, DatasetSpec, FileSpec
+from layerwise.data.cifar import parse_cifar_python
+from layerwise.data.download import check_digests, download_dataset
+from layerwise.data.idx import decompress, parse_idx, read_stored
+from layerwise.errors import DataError
+
+MNIST_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+               "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+def cache_dir() -> Path:
+    """The user cache root for downloaded datasets."""
+    if os.environ.get("LAYERWISE_CACHE"):
+        return Path(os.environ["LAYERWISE_CACHE"]).expanduser()
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "layerwise"
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a dataset's files were found: one path per catalog file, and how it was found."""
+
+    spec: DatasetSpec
+    directory: Path
+    paths: tuple[Path, ...]  # aligned with spec.files
+    source: str  # "data-dir", "LAYERWISE_DATA", "cache", "system", "embedded", "download", "path"
+
+
+def _candidates(fspec: FileSpec, directory: Path) -> list[Path]:
+    """The published name and, for .gz files, the decompressed name too."""
+    names = [fspec.name]
+    if fspec.name.endswith(".gz"):
+        names.append(fspec.name[:-3])
+    return [directory / n for n in names]
+
+
+def _find_in(spec: DatasetSpec, directory: Path, source: str) -> Location | None:
+    """Return the Location if `directory` holds the dataset; None if it holds none of it."""
+    if not directory.is_dir():
+        return None
+    found, missing = [], []
+    for fspec in spec.files:
+        hit = next((p for p in _candidates(fspec, directory) if p.is_file()), None)
+        (found if hit else missing).append(hit or fspec.name)
+    if not found:
+        return None
+    if missing:
+        raise DataError(f"{directory} holds part of {spec.name} but lacks "
+                        f"{', '.join(missing)}; add the missing files or remove the others.")
+    return Location(spec, directory, tuple(found), source)
+
+
+def search_dirs(spec: DatasetSpec, data_dir: str | Path | None) -> list[tuple[Path, str]]:
+    """Every directory looked at for `spec`, in resolution order, with its source label."""
+    dirs: list[tuple[Path, str]] = []
+    roots = [(data_dir, "data-dir"), (os.environ.get("LAYERWISE_DATA"), "LAYERWISE_DATA")]
+    for root, label in roots:
+        if root:
+            root = Path(root).expanduser()
+            dirs += [(root / spec.name, label), (root, label)]
+            if spec.archive_dir:
+                dirs += [(root / spec.name / spec.archive_dir, label),
+                         (root / spec.archive_dir, label)]
+    dirs.append((cache_dir() / spec.name, "cache"))
+    dirs += [(Path(d), "embedded" if spec.embedded else "system") for d in spec.system_dirs]
+    return dirs
+
+
+def locate(name: str, data_dir: str | Path | None = None, offline: bool = False,
+           progress: bool = True) -> Location:
+    """Find dataset `name` on disk, or download it unless `offline`; see the module docstring."""
+    spec = get_spec(name)
+    if spec.layout == "synthetic":
+        raise DataError(f"{name} is synthetic: it is generated in memory and has no files.")
+    looked = []
+    for directory, source in search_dirs(spec, data_dir):
+        found = _find_in(spec, directory, source)
+        if found:
+            return found
+        looked.append(str(directory))
+    if offline or not spec.downloadable:
+        why = "offline mode is on" if offline else "it cannot be downloaded"
+        raise DataError(
+            f"{name} was not found in {', '.join(dict.fromkeys(looked))} and {why}; "
+            f"put its files ({', '.join(f.name for f in spec.files)}) in one of those "
+            "directories or pass --data-dir.")
+    target = (Path(data_dir).expanduser() if data_dir else cache_dir()) / spec.name
+    download_dataset(spec, target, progress=progress)
+    found = _find_in(spec, target, "download")
+    assert found is not None
+    return found
+
+
+def get_spec(name: str) -> DatasetSpec:
+    """The catalog entry for `name`, or a DataError listing the names there are."""
+    try:
+        return CATALOG[name]
+    except KeyError:
+        raise DataError(f"unknown dataset {name!r}; known: {', '.join(CATALOG)}, "
+                        "or a directory of MNIST-format IDX files.") from None
+
+
+def directory_location(path: str | Path) -> Location:
+    """A directory of IDX files named as MNIST's are, used as a dataset (no checksums)."""
+    directory = Path(path).expanduser()
+    if not directory.is_dir():
+        raise DataError(f"{directory} is not a directory of IDX files.")
+    files = tuple(FileSpec(n + ".gz") for n in MNIST_NAMES)
+    spec = DatasetSpec(name=str(directory), description=f"IDX files in {directory}",
+                       layout="mnist", files=files)
+    found = _find_in(spec, directory, "path")
+    if found is None:
+        raise DataError(f"{directory} holds none of {', '.join(MNIST_NAMES)} (raw or .gz).")
+    return found
+
+
+def verified_content(fspec: FileSpec, path: Path) -> tuple[bytes, str]:
+    """Read `path`, check it against `fspec`, return (uncompressed bytes, how it was verified).
+
+    The published file's MD5/SHA-256 are checked when `path` is the published file; otherwise,
+    or when those do not match but the catalog knows the SHA-256 of the uncompressed content
+    (a re-compressed copy), the content is checked instead. With no checksum known the result is
+    "structure": the caller's parser and shape checks are all there is.
+    """
+    stored = read_stored(path)
+    verified_by = None
+    if path.name == fspec.name and (fspec.md5 or fspec.sha256):
+        md5 = hashlib.md5(stored, usedforsecurity=False).hexdigest()
+        mismatch = check_digests(fspec, md5, hashlib.sha256(stored).hexdigest())
+        if mismatch is None:
+            verified_by = "md5" if fspec.md5 else "sha256"
+        elif not fspec.content_sha256:
+            raise DataError(f"{path} is corrupt or not the published file: {mismatch}; "
+                            "delete it and fetch it again.")
+    content = decompress(stored, str(path))
+    if verified_by is None and fspec.content_sha256:
+        digest = hashlib.sha256(content).hexdigest()
+        if digest != fspec.content_sha256:
+            raise DataError(f"{path} is corrupt or not the published file: the SHA-256 of its "
+                            f"content is {digest}, expected {fspec.content_sha256}.")
+        verified_by = "content-sha256"
+    return content, verified_by or "structure"
+
+
+def _check_shape(array: np.ndarray, fspec: FileSpec, path: Path) -> np.ndarray:
+    if fspec.shape is not None and array.shape != fspec.shape:
+        raise DataError(f"{path} holds an array of shape {array.shape}; "
+                        f"expected {fspec.shape}.")
+    return array
+
+
+def read_location(loc: Location) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Read every file of a location: arrays by role (train_x, train_y, test_x, test_y)."""
+    arrays: dict[str, np.ndarray] = {}
+    methods: dict[str, str] = {}
+    if loc.spec.layout == "mnist":
+        roles = ("train_x", "train_y", "test_x", "test_y")
+        for role, fspec, path in zip(roles, loc.spec.files, loc.paths, strict=True):
+            content, methods[path.name] = verified_content(fspec, path)
+            arrays[role] = _check_shape(parse_idx(content, str(path)), fspec, path)
+    elif loc.spec.layout == "cifar-10":
+        parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"train": [], "test": []}
+        for fspec, path in zip(loc.spec.files, loc.paths, strict=True):
+            content, methods[path.name] = verified_content(fspec, path)
+            images, labels = parse_cifar_python(content, str(path))
+            _check_shape(images, fspec, path)
+            parts["test" if fspec.name.startswith("test") else "train"].append((images, labels))
+        for part, batches in parts.items():
+            arrays[f"{part}_x"] = np.concatenate([b[0] for b in batches])
+            arrays[f"{part}_y"] = np.concatenate([b[1] for b in batches])
+    for part in ("train", "test"):
+        n_x, n_y = len(arrays[f"{part}_x"]), len(arrays[f"{part}_y"])
+        if n_x != n_y:
+            raise DataError(f"{loc.directory}: the {part} set has {n_x} images but {n_y} labels.")
+    return arrays, methods

@@ -1,0 +1,37 @@
+"""Choosing where to compute: `auto`, `cpu`, `cuda` or `cuda:N`, with clear errors."""
+
+from __future__ import annotations
+
+import torch
+
+from layerwise.errors import ConfigError
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """The torch.device for a --device value; `auto` picks CUDA when present, else the CPU."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"--device {name!r} is not a device; use auto, cpu, cuda "
+                          "or cuda:N.") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ConfigError(f"--device {name}: no CUDA device is available on this machine; "
+                              "use --device cpu.")
+        index = device.index or 0
+        if index >= torch.cuda.device_count():
+            raise ConfigError(f"--device {name}: this machine has "
+                              f"{torch.cuda.device_count()} CUDA device(s).")
+        return torch.device("cuda", index)
+    if device.type != "cpu":
+        raise ConfigError(f"--device {name}: only cpu and cuda devices are supported.")
+    return device
+
+
+def describe(device: torch.device) -> str:
+    """Human name of the device: the GPU model, or the CPU with its thread count."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu ({torch.get_num_threads()} threads)"

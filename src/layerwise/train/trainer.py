@@ -1,0 +1,178 @@
+"""The supervised training loop: plain, visible, top to bottom.
+
+Per step: take the next index slice of the epoch's permutation, compute the loss (cross-entropy
+for classification, eq. 9; mean squared error for regression, eq. 2) plus mu * sum a^2 (eq. 6),
+back-propagate, update. Every `eval_every` steps (and at the end) evaluate on the validation set.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm import tqdm
+
+from layerwise.data.datasets import Dataset, Split, epoch_batches
+from layerwise.errors import ConfigError, LayerwiseError
+from layerwise.train.optim import OPTIMIZERS, build_optimizer, l2_penalty
+
+
+class DivergedError(LayerwiseError):
+    """The loss became NaN or infinite."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train. `steps` or `epochs` is the total for the run (a resumed run stops there)."""
+
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.9
+    l2: float = 0.0
+    batch_size: int = 50
+    steps: int | None = None
+    epochs: int | None = None
+    seed: int = 0
+    eval_every: int = 0  # 0: once per epoch
+    patience: int = 0  # early stopping: evaluations without improvement; 0 disables
+    eval_batch_size: int = 2000
+
+    def __post_init__(self):
+        if self.optimizer not in OPTIMIZERS:
+            raise ConfigError(f"unknown optimizer {self.optimizer!r}; choose one of "
+                              f"{', '.join(OPTIMIZERS)}.")
+        if self.steps is not None and self.epochs is not None:
+            raise ConfigError("give --steps or --epochs, not both.")
+        if (self.steps is not None and self.steps < 0) or (self.epochs is not None
+                                                          and self.epochs < 0):
+            raise ConfigError("--steps and --epochs must be non-negative.")
+        if self.batch_size < 1 and self.optimizer != "gd":
+            raise ConfigError(f"--batch-size must be at least 1, got {self.batch_size}.")
+        if self.lr <= 0 or self.l2 < 0:
+            raise ConfigError("--lr must be positive and --l2 non-negative.")
+
+    def batch_for(self, n_train: int) -> int:
+        """Full-batch gradient descent uses the whole training set every step."""
+        return n_train if self.optimizer == "gd" else min(self.batch_size, n_train)
+
+    def total_steps(self, n_train: int) -> int:
+        if self.steps is not None:
+            return self.steps
+        per_epoch = math.ceil(n_train / self.batch_for(n_train))
+        return per_epoch * (self.epochs if self.epochs is not None else 1)
+
+
+@dataclass
+class History:
+    """Per-evaluation records: step, train loss (mean since the last eval), validation figures."""
+
+    rows: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    train_seconds: float
+    history: History
+    best_step: int | None = None
+
+
+def loss_fn(task: str):
+    return F.cross_entropy if task == "classification" else F.mse_loss
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, split: Split, task: str, batch_size: int = 2000) -> dict:
+    """Mean loss over `split` and accuracy (classification) or MSE (regression)."""
+    was_training = model.training
+    model.eval()
+    total_loss, correct, n = 0.0, 0, len(split)
+    for start in range(0, n, batch_size):
+        x, y = split.x[start:start + batch_size], split.y[start:start + batch_size]
+        out = model(x)
+        total_loss += float(loss_fn(task)(out, y, reduction="sum"))
+        if task == "classification":
+            correct += int((out.argmax(1) == y).sum())
+    model.train(was_training)
+    if task == "classification":
+        return {"loss": total_loss / n, "accuracy": correct / n}
+    mse = total_loss / (n * split.y[0].numel())
+    return {"loss": mse, "mse": mse}
+
+
+def train(model: nn.Module, data: Dataset, cfg: TrainConfig, *, progress: bool = True,
+          start_step: int = 0, optimizer: torch.optim.Optimizer | None = None,
+          generator: torch.Generator | None = None, monitor=None) -> TrainResult:
+    """Train `model` on `data.train` for `cfg`'s total steps, starting from `start_step`.
+
+    `optimizer` and `generator` (the batch-order RNG) are passed in when resuming; otherwise they
+    are built here from `cfg`. `monitor`, when given, receives `scalars(step, split, figures)` and
+    `end_eval(step, model)` calls (TensorBoard logging lives there).
+    """
+    device = data.train.x.device
+    task, n = data.task, len(data.train)
+    batch = cfg.batch_for(n)
+    total = cfg.total_steps(n)
+    per_epoch = math.ceil(n / batch)
+    eval_every = cfg.eval_every or per_epoch
+    if optimizer is None:
+        optimizer = build_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.momentum,
+                                    device)
+    if generator is None:
+        generator = torch.Generator(device=device).manual_seed(cfg.seed)
+    history, best, best_state, best_step, stale = History(), math.inf, None, None, 0
+    model.train()
+    step, running, count = start_step, torch.zeros((), device=device), 0
+    bar = tqdm(total=total, initial=start_step, desc="train", unit="step",
+               disable=None if progress else True, leave=False)
+    start = time.perf_counter()
+    while step < total:
+        for idx in epoch_batches(n, batch, generator):
+            x, y = data.train.x[idx], data.train.y[idx]
+            loss = loss_fn(task)(model(x), y)
+            if cfg.l2:
+                loss = loss + cfg.l2 * l2_penalty(model)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            running += loss.detach()
+            count += 1
+            step += 1
+            bar.update(1)
+            if step % eval_every == 0 or step == total:
+                train_loss = float(running) / count
+                if not math.isfinite(train_loss):
+                    raise DivergedError(
+                        f"the training loss became {train_loss} by step {step}; lower --lr "
+                        "(or add --l2), and resume from the last checkpoint if one was written.")
+                row = {"step": step, "train_loss": train_loss}
+                if data.val is not None and len(data.val):
+                    row.update({f"val_{k}": v for k, v in
+                                evaluate(model, data.val, task, cfg.eval_batch_size).items()})
+                history.rows.append(row)
+                if monitor is not None:
+                    monitor.end_eval(step, model, row)
+                running.zero_()
+                count = 0
+                score = row.get("val_loss", train_loss)
+                if score < best:
+                    best, best_step, stale = score, step, 0
+                    if cfg.patience:
+                        best_state = {k: v.clone() for k, v in model.state_dict().items()}
+                elif cfg.patience:
+                    stale += 1
+                    if stale >= cfg.patience:
+                        total = step  # stop here; the best weights are restored below
+            if step >= total:
+                break
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    seconds = time.perf_counter() - start
+    bar.close()
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    return TrainResult(step, seconds, history, best_step)

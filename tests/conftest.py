@@ -1,0 +1,90 @@
+"""Shared fixtures: an isolated data environment, small MNIST-format datasets, a loopback server."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from layerwise.data.idx import write_idx
+
+MNIST_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+               "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+@pytest.fixture(autouse=True)
+def isolated_data_env(tmp_path, monkeypatch):
+    """No test reads the user's cache or environment: each gets its own empty cache."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("LAYERWISE_CACHE", str(cache))
+    monkeypatch.delenv("LAYERWISE_DATA", raising=False)
+    monkeypatch.delenv("LAYERWISE_MIRRORS", raising=False)
+    return cache
+
+
+def make_mnist_dir(directory: Path, n_train=12, n_test=5, seed=0, gz=True, side=28) -> dict:
+    """Write four MNIST-named IDX files of random digits; return {name: md5 of the file}."""
+    rng = np.random.default_rng(seed)
+    arrays = (
+        rng.integers(0, 256, (n_train, side, side), dtype=np.uint8),
+        rng.integers(0, 10, n_train, dtype=np.uint8),
+        rng.integers(0, 256, (n_test, side, side), dtype=np.uint8),
+        rng.integers(0, 10, n_test, dtype=np.uint8),
+    )
+    md5 = {}
+    for name, arr in zip(MNIST_NAMES, arrays, strict=True):
+        path = write_idx(directory / (name + (".gz" if gz else "")), arr)
+        md5[path.name] = hashlib.md5(path.read_bytes()).hexdigest()
+    return md5
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """Serves `files` at /good/NAME, corrupted copies at /bad/NAME, half copies at /cut/NAME."""
+
+    files: dict[str, bytes] = {}
+    hits: list[str] = []
+
+    def do_GET(self):  # noqa: N802 - the http.server API
+        self.hits.append(self.path)
+        mode, _, name = self.path.strip("/").partition("/")
+        body = self.files.get(name)
+        if body is None or mode not in ("good", "bad", "cut"):
+            self.send_error(404)
+            return
+        if mode == "bad":
+            body = bytes([body[0] ^ 0xFF]) + body[1:]
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body if mode != "cut" else body[: len(body) // 2])
+        if mode == "cut":
+            self.close_connection = True
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def http_server():
+    """A loopback HTTP server; yields (base_url, files dict to fill, list of requested paths)."""
+    handler = type("Handler", (_Handler,), {"files": {}, "hits": []})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", handler.files, handler.hits
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

@@ -1,0 +1,62 @@
+"""The command line as a user meets it: help, JSON output, one-sentence errors."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from layerwise.cli.main import build_parser, main
+
+
+def _subcommand_paths(parser, prefix=()):
+    for action in parser._actions:
+        if action.__class__.__name__ == "_SubParsersAction":
+            for name, sub in action.choices.items():
+                yield (*prefix, name)
+                yield from _subcommand_paths(sub, (*prefix, name))
+
+
+@pytest.mark.parametrize("path", [()] + sorted(_subcommand_paths(build_parser())))
+def test_every_command_has_help(path, capsys):
+    with pytest.raises(SystemExit) as done:
+        main([*path, "--help"])
+    assert done.value.code == 0
+    assert "usage: layerwise" in capsys.readouterr().out
+
+
+def test_json_is_the_last_stdout_line(capsys):
+    assert main(["data", "list", "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert {"mnist", "fashion-mnist", "cifar-10", "mnist-10k", "random-binary"} <= {
+        d["name"] for d in figures["datasets"]}
+
+
+def test_missing_dataset_offline_exits_nonzero_with_one_sentence(capsys):
+    assert main(["data", "path", "mnist", "--offline"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("layerwise: error: mnist was not found in") and err.count("\n") == 1
+
+
+def test_python_dash_m_and_errors_without_traceback():
+    proc = subprocess.run([sys.executable, "-m", "layerwise", "data", "verify", "nope"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip() == ("layerwise: error: unknown dataset 'nope'; known: mnist, "
+                                   "fashion-mnist, cifar-10, mnist-10k, regression, lab4, "
+                                   "random-binary, or a directory of MNIST-format IDX files.")
+
+
+def test_quickstart_trains_offline_and_reports_measured_figures(capsys):
+    assert main(["quickstart", "--json", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    figures = json.loads(out[-1])
+    softmax = figures["models"]["softmax"]
+    assert figures["dataset"] == "mnist-10k" and softmax["steps"] == 1000
+    assert softmax["test_accuracy"] >= 0.88 and softmax["train_seconds"] > 0
+    assert any(f"{softmax['test_accuracy']:.4f}" in line for line in out[:-1])
+
+
+def test_bad_device_flag(capsys):
+    assert main(["quickstart", "--device", "tpu"]) == 2
+    assert "--device 'tpu' is not a device" in capsys.readouterr().err
