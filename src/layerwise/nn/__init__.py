@@ -1,0 +1,1 @@
+"""Supervised models and layers of the course."""
