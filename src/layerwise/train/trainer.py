@@ -106,12 +106,17 @@ def evaluate(model: nn.Module, split: Split, task: str, batch_size: int = 2000) 
 
 def train(model: nn.Module, data: Dataset, cfg: TrainConfig, *, progress: bool = True,
           start_step: int = 0, optimizer: torch.optim.Optimizer | None = None,
-          generator: torch.Generator | None = None, monitor=None) -> TrainResult:
-    """Train `model` on `data.train` for `cfg`'s total steps, starting from `start_step`.
+          batch_state: torch.Tensor | None = None, monitor=None, checkpoint=None
+          ) -> TrainResult:
+    """Train `model` on `data.train` until `cfg`'s total step count, starting at `start_step`.
 
-    `optimizer` and `generator` (the batch-order RNG) are passed in when resuming; otherwise they
-    are built here from `cfg`. `monitor`, when given, receives `scalars(step, split, figures)` and
-    `end_eval(step, model)` calls (TensorBoard logging lives there).
+    Batch order: each epoch is one `randperm` from a generator seeded with `cfg.seed`. When
+    resuming, `batch_state` is that generator's state at the start of the interrupted epoch, and
+    the batches already taken in it are skipped, so the run continues exactly as if it had never
+    stopped. `optimizer` carries its restored state when resuming.
+
+    `monitor.end_eval(step, model, row)` is called after each evaluation (TensorBoard), then
+    `checkpoint(step, optimizer, batch_state)` (a checkpoint writer): both optional.
     """
     device = data.train.x.device
     task, n = data.task, len(data.train)
@@ -122,8 +127,10 @@ def train(model: nn.Module, data: Dataset, cfg: TrainConfig, *, progress: bool =
     if optimizer is None:
         optimizer = build_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.momentum,
                                     device)
-    if generator is None:
-        generator = torch.Generator(device=device).manual_seed(cfg.seed)
+    generator = torch.Generator(device=device).manual_seed(cfg.seed)
+    if batch_state is not None:
+        generator.set_state(batch_state)
+    skip = start_step % per_epoch
     history, best, best_state, best_step, stale = History(), math.inf, None, None, 0
     model.train()
     step, running, count = start_step, torch.zeros((), device=device), 0
@@ -131,7 +138,10 @@ def train(model: nn.Module, data: Dataset, cfg: TrainConfig, *, progress: bool =
                disable=None if progress else True, leave=False)
     start = time.perf_counter()
     while step < total:
-        for idx in epoch_batches(n, batch, generator):
+        epoch_state = generator.get_state()
+        for i, idx in enumerate(epoch_batches(n, batch, generator)):
+            if i < skip:
+                continue
             x, y = data.train.x[idx], data.train.y[idx]
             loss = loss_fn(task)(model(x), y)
             if cfg.l2:
@@ -144,21 +154,17 @@ def train(model: nn.Module, data: Dataset, cfg: TrainConfig, *, progress: bool =
             step += 1
             bar.update(1)
             if step % eval_every == 0 or step == total:
-                train_loss = float(running) / count
-                if not math.isfinite(train_loss):
-                    raise DivergedError(
-                        f"the training loss became {train_loss} by step {step}; lower --lr "
-                        "(or add --l2), and resume from the last checkpoint if one was written.")
-                row = {"step": step, "train_loss": train_loss}
-                if data.val is not None and len(data.val):
-                    row.update({f"val_{k}": v for k, v in
-                                evaluate(model, data.val, task, cfg.eval_batch_size).items()})
+                row = _evaluation_row(model, data, cfg, step, float(running) / count)
                 history.rows.append(row)
                 if monitor is not None:
                     monitor.end_eval(step, model, row)
+                if checkpoint is not None:
+                    # At an epoch's end the next epoch starts from the generator's current state.
+                    state = generator.get_state() if step % per_epoch == 0 else epoch_state
+                    checkpoint(step, optimizer, state)
                 running.zero_()
                 count = 0
-                score = row.get("val_loss", train_loss)
+                score = row.get("val_loss", row["train_loss"])
                 if score < best:
                     best, best_step, stale = score, step, 0
                     if cfg.patience:
@@ -169,6 +175,7 @@ def train(model: nn.Module, data: Dataset, cfg: TrainConfig, *, progress: bool =
                         total = step  # stop here; the best weights are restored below
             if step >= total:
                 break
+        skip = 0
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - start
@@ -176,3 +183,17 @@ def train(model: nn.Module, data: Dataset, cfg: TrainConfig, *, progress: bool =
     if best_state is not None:
         model.load_state_dict(best_state)
     return TrainResult(step, seconds, history, best_step)
+
+
+def _evaluation_row(model: nn.Module, data: Dataset, cfg: TrainConfig, step: int,
+                    train_loss: float) -> dict:
+    """Figures at one evaluation; stops the run if the training loss is no longer finite."""
+    if not math.isfinite(train_loss):
+        raise DivergedError(
+            f"the training loss became {train_loss} by step {step}; lower --lr (or add "
+            "--l2) and start again, or resume from the last checkpoint if one was written.")
+    row = {"step": step, "train_loss": train_loss}
+    if data.val is not None and len(data.val):
+        row.update({f"val_{k}": v for k, v in
+                    evaluate(model, data.val, data.task, cfg.eval_batch_size).items()})
+    return row

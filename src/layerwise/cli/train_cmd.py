@@ -1,0 +1,111 @@
+"""`layerwise train MODEL ...` and `layerwise eval CHECKPOINT ...`."""
+
+from __future__ import annotations
+
+import argparse
+
+from layerwise.cli.common import add_data_source, add_json, emit
+from layerwise.nn.layers import ACTIVATIONS
+from layerwise.nn.models import MODELS
+from layerwise.train.checkpoint import load_checkpoint
+from layerwise.train.optim import OPTIMIZERS
+from layerwise.train.run import RunConfig, evaluate_checkpoint, run_training, train_config_from
+from layerwise.train.trainer import TrainConfig
+
+
+def add_device(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--threads", type=int, help="CPU threads for PyTorch")
+    p.add_argument("--gpu-memory-fraction", type=float, metavar="F",
+                   help="cap this process's share of the GPU's memory (0 < F <= 1)")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a supervised model",
+                       description="Train a supervised model of the course on a dataset.")
+    p.add_argument("model", choices=sorted(MODELS), help="model to train")
+    p.add_argument("--dataset", default="mnist-10k", help="dataset name or IDX directory")
+    add_data_source(p)
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=int, help="total epochs of the run")
+    length.add_argument("--steps", type=int, help="total optimizer steps of the run")
+    p.add_argument("--batch-size", type=int, default=50)
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--momentum", type=float, default=0.9, help="nu of the course's eq. 5")
+    p.add_argument("--l2", type=float, default=0.0, help="mu of the course's eq. 6")
+    p.add_argument("--dropout", type=float, default=None,
+                   help="dropout probability (deepnn: 0.5 as in the course)")
+    p.add_argument("--hidden", default="128", help="mlp: hidden sizes, e.g. 256,128")
+    p.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu")
+    p.add_argument("--degree", type=int, default=1, help="polynomial degree")
+    p.add_argument("--pool", choices=("max", "mean", "min", "sum"), default="max")
+    p.add_argument("--eval-every", type=int, default=0, help="steps between evaluations "
+                   "(default: once an epoch)")
+    p.add_argument("--patience", type=int, default=0,
+                   help="early stopping after this many evaluations without improvement")
+    p.add_argument("--val-size", type=int, help="validation examples held out of training")
+    add_device(p)
+    p.add_argument("--logdir", help="TensorBoard run directory (train/ and test/ inside)")
+    p.add_argument("--checkpoint", metavar="PATH", help="write a checkpoint here at each eval")
+    p.add_argument("--resume", metavar="PATH", help="continue the run saved in this checkpoint")
+    p.add_argument("--init", metavar="PATH", help="start from these weights (transfer learning)")
+    p.add_argument("--freeze", type=int, default=0, metavar="N",
+                   help="freeze the first N layers (with --init: the course's Lab 9 transfer)")
+    p.add_argument("--seed", type=int, default=0)
+    add_json(p)
+    p.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("eval", help="evaluate a checkpoint on a dataset's test set",
+                       description="Evaluate a supervised checkpoint on a dataset's test set.")
+    e.add_argument("checkpoint")
+    e.add_argument("--dataset", default="mnist-10k")
+    add_data_source(e)
+    add_device(e)
+    add_json(e)
+    e.set_defaults(func=cmd_eval)
+
+
+def run_config(args) -> RunConfig:
+    return RunConfig(
+        dataset=args.dataset, data_dir=args.data_dir, offline=args.offline, device=args.device,
+        threads=args.threads, gpu_memory_fraction=args.gpu_memory_fraction,
+        logdir=getattr(args, "logdir", None), checkpoint=getattr(args, "checkpoint", None),
+        resume=getattr(args, "resume", None), init=getattr(args, "init", None),
+        freeze=getattr(args, "freeze", 0), val_size=getattr(args, "val_size", None))
+
+
+def cmd_train(args) -> int:
+    run = run_config(args)
+    length = {"steps": args.steps, "epochs": args.epochs}
+    if args.resume:
+        # The stored recipe continues; only the total length may be given anew.
+        cfg = train_config_from(load_checkpoint(args.resume, kind="supervised"),
+                                **{k: v for k, v in length.items() if v is not None})
+    else:
+        cfg = TrainConfig(optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
+                          l2=args.l2, batch_size=args.batch_size, seed=args.seed,
+                          eval_every=args.eval_every, patience=args.patience,
+                          **(length if any(v is not None for v in length.values())
+                             else {"epochs": 1}))
+    dropout = args.dropout if args.dropout is not None else (0.5 if args.model == "deepnn"
+                                                             else 0.0)
+    options = {"name": args.model, "dropout": dropout, "activation": args.activation,
+               "hidden": tuple(int(h) for h in args.hidden.split(",") if h),
+               "degree": args.degree, "pool": args.pool}
+    figures = run_training(options, cfg, run, progress=not args.json)
+    metric = "test_accuracy" if "test_accuracy" in figures else "test_mse"
+    lines = [f"{figures['model']} on {figures['dataset']} ({figures['device']}): "
+             f"{metric.replace('_', ' ')} {figures[metric]:.4f}, test loss "
+             f"{figures['test_loss']:.4f}, {figures['steps']} steps in "
+             f"{figures['train_seconds']:.2f} s"]
+    emit(lines, figures, args.json)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    figures = evaluate_checkpoint(args.checkpoint, run_config(args))
+    metric = "test_accuracy" if "test_accuracy" in figures else "test_mse"
+    emit([f"{figures['model']} on {figures['dataset']}: {metric.replace('_', ' ')} "
+          f"{figures[metric]:.4f}, test loss {figures['test_loss']:.4f}"], figures, args.json)
+    return 0

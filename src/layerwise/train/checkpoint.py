@@ -1,0 +1,99 @@
+"""Checkpoints: everything needed to continue a run exactly where it stopped.
+
+A checkpoint is one file written by `torch.save` through a temporary file and a rename. It holds
+only tensors and plain Python values (dicts, lists, strings, numbers), so it is loaded with
+`torch.load(weights_only=True)`, which refuses to unpickle arbitrary objects:
+
+    format      "layerwise-checkpoint", version 1
+    kind        "supervised" (RBMs use their own kind)
+    model       ModelConfig as a dict: rebuilds the architecture
+    state       model.state_dict()
+    optimizer   optimizer.state_dict() (absent for inference-only checkpoints)
+    train       TrainConfig as a dict
+    step        optimizer steps taken
+    rng         torch CPU RNG state, CUDA RNG states, and the batch-order generator's state
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import torch
+
+from layerwise.data.files import atomic_output
+from layerwise.errors import DataError
+
+FORMAT, VERSION = "layerwise-checkpoint", 1
+
+
+def rng_states(batch_state: torch.Tensor | None) -> dict:
+    """Every RNG whose state decides what happens next: CPU, each CUDA device, batch order."""
+    states = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    if batch_state is not None:
+        states["batches"] = batch_state.cpu()
+    return states
+
+
+def restore_rng(states: dict) -> None:
+    """Restore the global CPU and CUDA generators (dropout masks, initialisation)."""
+    torch.set_rng_state(states["torch"])
+    if "cuda" in states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(states["cuda"])
+
+
+def save_checkpoint(path: str | Path, *, kind: str, model_config: dict, state: dict,
+                    step: int = 0, optimizer: dict | None = None, train_config=None,
+                    batch_state: torch.Tensor | None = None, extra: dict | None = None) -> Path:
+    """Write a checkpoint atomically: a reader sees the old file or the whole new one."""
+    path = Path(path)
+    payload = {
+        "format": FORMAT, "version": VERSION, "kind": kind, "model": model_config,
+        "state": {k: v.detach().cpu() for k, v in state.items()}, "step": step,
+        "rng": rng_states(batch_state),
+    }
+    if optimizer is not None:
+        payload["optimizer"] = optimizer
+    if train_config is not None:
+        payload["train"] = dataclasses.asdict(train_config)
+    if extra:
+        payload["extra"] = extra
+    with atomic_output(path) as f:
+        torch.save(payload, f)
+    return path
+
+
+def load_checkpoint(path: str | Path, kind: str | None = None) -> dict:
+    """Load a checkpoint without unpickling arbitrary objects; check its format and kind."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"checkpoint {path} does not exist.")
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises many types for a damaged or foreign file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"{path} is not a readable layerwise checkpoint ({first[:200]}).") \
+            from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise DataError(f"{path} is not a layerwise checkpoint.")
+    if payload.get("version", 0) > VERSION:
+        raise DataError(f"{path} was written by a newer layerwise (format version "
+                        f"{payload['version']}); upgrade layerwise to read it.")
+    if kind is not None and payload.get("kind") != kind:
+        raise DataError(f"{path} holds a {payload.get('kind')} model, not a {kind} one.")
+    return payload
+
+
+def load_state_checked(model: torch.nn.Module, payload: dict, path: str | Path) -> None:
+    """Load weights, turning an architecture mismatch into one clear sentence."""
+    own = model.state_dict()
+    theirs = payload["state"]
+    mismatched = sorted(set(own) ^ set(theirs)) or [
+        k for k in own if tuple(own[k].shape) != tuple(theirs[k].shape)]
+    if mismatched:
+        raise DataError(f"{path} holds a {payload['model'].get('name', '?')} model of another "
+                        f"architecture (first difference: {mismatched[0]}); it cannot be loaded "
+                        "into this one.")
+    model.load_state_dict(theirs)

@@ -1,0 +1,205 @@
+"""The supervised workflow: optimisers as the course writes them, checkpoints that resume
+exactly, TensorBoard files read back, transfer learning, clear failures."""
+
+import math
+import pickle
+
+import pytest
+import torch
+from torch import nn
+
+from layerwise.cli.main import main
+from layerwise.data.datasets import load_dataset
+from layerwise.errors import DataError
+from layerwise.nn.layers import Pool2d, Step
+from layerwise.nn.models import ModelConfig, build_model, freeze_layers
+from layerwise.train.checkpoint import load_checkpoint
+from layerwise.train.optim import CourseMomentum
+from layerwise.train.run import RunConfig, run_training
+from layerwise.train.trainer import DivergedError, TrainConfig, train
+
+SMALL = "regression:n=200,degree=2,coef=1/-2/0.5,noise=0.05"
+
+
+def test_course_momentum_is_eq_5():
+    p = nn.Parameter(torch.tensor([1.0, -2.0]))
+    opt = CourseMomentum([p], lr=0.1, nu=0.8)
+    delta, a = torch.zeros(2), p.detach().clone()
+    for _ in range(5):
+        opt.zero_grad()
+        (p ** 2).sum().backward()
+        grad = 2 * a
+        delta = -(1 - 0.8) * 0.1 * grad + 0.8 * delta
+        a = a + delta
+        opt.step()
+        assert torch.allclose(p.detach(), a)
+
+
+def test_step_activation_is_forward_only():
+    x = torch.tensor([-1.0, 0.0, 2.0], requires_grad=True)
+    y = Step()(x)
+    assert y.tolist() == [0.0, 1.0, 1.0]
+    with pytest.raises(RuntimeError, match="cannot train through it"):
+        y.sum().backward()
+
+
+def test_pooling_modes():
+    x = torch.arange(16.0).reshape(1, 1, 4, 4)
+    expect = {"max": [[5, 7], [13, 15]], "min": [[0, 2], [8, 10]],
+              "mean": [[2.5, 4.5], [10.5, 12.5]], "sum": [[10, 18], [42, 50]]}
+    for mode, want in expect.items():
+        assert Pool2d(mode)(x)[0, 0].tolist() == want
+
+
+def test_deepnn_is_the_course_s():
+    net = build_model(ModelConfig("deepnn", (1, 28, 28), 10, dropout=0.5))
+    sizes = [tuple(p.shape) for p in net.parameters()]
+    assert sizes == [(32, 1, 5, 5), (32,), (64, 32, 5, 5), (64,), (1024, 3136), (1024,),
+                     (10, 1024), (10,)]
+    assert all(float(b.detach().mean()) == pytest.approx(0.1) for n, b in net.named_parameters()
+               if n.endswith("bias"))
+    w = net[2][1].weight
+    assert float(w.abs().max()) <= 0.2 and float(w.std()) == pytest.approx(0.088, abs=0.005)
+
+
+def _train_cli(tmp_path, *extra):
+    return main(["train", "polynomial", "--dataset", SMALL, "--degree", "2", "--optimizer",
+                 "momentum", "--lr", "0.05", "--batch-size", "16", "--eval-every", "7",
+                 "--device", "cpu", *extra])
+
+
+def test_resume_equals_an_uninterrupted_run(tmp_path, capsys):
+    whole, part = tmp_path / "whole.pt", tmp_path / "part.pt"
+    assert _train_cli(tmp_path, "--steps", "40", "--checkpoint", str(whole)) == 0
+    assert _train_cli(tmp_path, "--steps", "21", "--checkpoint", str(part)) == 0  # mid-epoch
+    assert main(["train", "polynomial", "--dataset", SMALL, "--resume", str(part),
+                 "--steps", "40", "--checkpoint", str(part), "--device", "cpu"]) == 0
+    a, b = load_checkpoint(whole), load_checkpoint(part)
+    assert a["step"] == b["step"] == 40
+    for key in a["state"]:
+        assert torch.equal(a["state"][key], b["state"][key]), key
+    assert torch.equal(a["optimizer"]["state"][0]["delta"], b["optimizer"]["state"][0]["delta"])
+
+
+def test_resume_with_dropout_and_adam_is_exact(tmp_path):
+    opts = {"name": "mlp", "hidden": (32,), "dropout": 0.3}
+    cfg = TrainConfig(optimizer="adam", lr=1e-3, batch_size=64, steps=30, eval_every=11)
+    run = RunConfig(dataset="mnist-10k", device="cpu", checkpoint=str(tmp_path / "w.pt"))
+    run_training(dict(opts), cfg, run, progress=False)
+    part = RunConfig(dataset="mnist-10k", device="cpu", checkpoint=str(tmp_path / "p.pt"))
+    run_training(dict(opts), TrainConfig(**{**cfg.__dict__, "steps": 22}), part, progress=False)
+    resumed = RunConfig(dataset="mnist-10k", device="cpu", resume=str(tmp_path / "p.pt"),
+                        checkpoint=str(tmp_path / "p.pt"))
+    run_training(dict(opts), cfg, resumed, progress=False)
+    a, b = load_checkpoint(tmp_path / "w.pt"), load_checkpoint(tmp_path / "p.pt")
+    assert all(torch.equal(a["state"][k], b["state"][k]) for k in a["state"])
+
+
+def test_checkpoint_loading_never_unpickles_code(tmp_path):
+    marker = tmp_path / "ran"
+
+    class Evil:
+        def __reduce__(self):
+            import os
+            return (os.system, (f"touch {marker}",))
+
+    path = tmp_path / "evil.pt"
+    path.write_bytes(pickle.dumps({"format": "layerwise-checkpoint", "x": Evil()}))
+    with pytest.raises(DataError, match="not a readable layerwise checkpoint"):
+        load_checkpoint(path)
+    assert not marker.exists()
+
+
+def test_checkpoint_of_another_architecture(tmp_path, capsys):
+    ck = tmp_path / "mlp.pt"
+    assert main(["train", "mlp", "--hidden", "16", "--steps", "3", "--checkpoint", str(ck),
+                 "--device", "cpu"]) == 0
+    payload = load_checkpoint(ck)
+    payload["model"]["hidden"] = [32]
+    torch.save(payload, tmp_path / "other.pt")
+    assert main(["eval", str(tmp_path / "other.pt"), "--device", "cpu"]) == 1
+    assert "of another architecture" in capsys.readouterr().err
+
+
+def test_divergence_stops_with_a_message():
+    data = load_dataset(SMALL)
+    model = build_model(ModelConfig("polynomial", (1,), 1, degree=2))
+    with pytest.raises(DivergedError, match="lower --lr"):
+        train(model, data, TrainConfig(optimizer="sgd", lr=50.0, steps=200, eval_every=10),
+              progress=False)
+
+
+def test_early_stopping_restores_best_weights():
+    data = load_dataset("mnist-10k", val_size=500)
+    model = build_model(ModelConfig("softmax", (1, 28, 28), 10))
+    result = train(model, data, TrainConfig(optimizer="sgd", lr=5.0, batch_size=500, steps=400,
+                                            eval_every=5, patience=3), progress=False)
+    best = min(r["val_loss"] for r in result.history.rows)
+    from layerwise.train.trainer import evaluate
+    assert evaluate(model, data.val, "classification")["loss"] == pytest.approx(best, rel=1e-5)
+    assert result.steps < 400
+
+
+def test_freeze_first_layers(tmp_path, capsys):
+    net = build_model(ModelConfig("deepnn", (1, 28, 28), 10))
+    freeze_layers(net, 2)
+    assert [p.requires_grad for p in net.parameters()] == [False] * 4 + [True] * 4
+    with pytest.raises(Exception, match="freeze between 0 and 3"):
+        freeze_layers(net, 4)
+
+
+def test_tensorboard_files_read_back(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    run = RunConfig(dataset="mnist-10k", device="cpu", logdir=str(tmp_path / "tb"))
+    run_training({"name": "softmax"}, TrainConfig(optimizer="sgd", lr=0.5, batch_size=100,
+                                                  steps=20, eval_every=10), run, progress=False)
+    train_ev = EventAccumulator(str(tmp_path / "tb" / "train"), size_guidance={"images": 0,
+                                                                               "histograms": 0})
+    test_ev = EventAccumulator(str(tmp_path / "tb" / "test"))
+    train_ev.Reload()
+    test_ev.Reload()
+    assert [e.step for e in train_ev.Scalars("loss")] == [10, 20]
+    acc = test_ev.Scalars("accuracy")
+    assert [e.step for e in acc] == [10, 20] and 0.5 < acc[-1].value <= 1.0
+    assert {"1.weight", "1.bias"} <= set(train_ev.Tags()["histograms"])
+    images = train_ev.Images("weights")
+    # Ten 28x28 class images of the softmax's W, tiled 8 to a row.
+    assert images and (images[-1].width, images[-1].height) == (8 * 28, 2 * 28)
+    assert train_ev.Graph() is not None
+    assert math.isfinite(train_ev.Scalars("validation/loss")[-1].value)
+
+
+def test_tensorboard_server_serves_a_scalar(tmp_path):
+    """Start the real `tensorboard --logdir` on loopback and read a scalar over its HTTP API."""
+    import json
+    import shutil
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from conftest import free_port
+
+    run = RunConfig(dataset="lab4", device="cpu", logdir=str(tmp_path / "tb"))
+    run_training({"name": "polynomial", "degree": 1}, TrainConfig(optimizer="sgd", lr=0.01,
+                 steps=30, eval_every=10), run, progress=False)
+    port = free_port()
+    exe = shutil.which("tensorboard")
+    cmd = [exe] if exe else [sys.executable, "-m", "tensorboard.main"]
+    proc = subprocess.Popen([*cmd, "--logdir", str(tmp_path / "tb"), "--host", "127.0.0.1",
+                             "--port", str(port)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}/data/plugin/scalars/scalars?run=train&tag=loss"
+    try:
+        deadline, rows = time.monotonic() + 90, None
+        while time.monotonic() < deadline and rows is None:
+            try:
+                with urllib.request.urlopen(url, timeout=5) as r:
+                    rows = json.loads(r.read())
+            except OSError:
+                time.sleep(0.5)
+        assert rows is not None, "tensorboard did not answer within 90 s"
+        assert [step for _, step, _ in rows] == [10, 20, 30]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
