@@ -1,0 +1,53 @@
+"""Each lab reproduces what the course's lab printed (or its modern equivalent)."""
+
+import json
+
+import pytest
+
+from layerwise.cli.main import main
+from layerwise.labs import LabOptions, lab1, lab2, lab3, lab4, lab5, lab8
+
+
+def test_labs_1_to_3_match_the_course_output():
+    assert lab1(LabOptions())[1] == {"node3": 7.0}
+    assert lab2(LabOptions())[1] == {"add": 7.5, "add_vector": [3.0, 7.0], "add_and_triple": 22.5}
+    fig = lab3(LabOptions())[1]
+    assert fig["linear_model"] == pytest.approx([0.0, 0.3, 0.6, 0.9])
+    assert fig["loss"] == pytest.approx(23.66) and fig["loss_fixed"] == 0.0
+
+
+def test_lab4_converges_to_w_minus_1_b_1_as_in_the_course():
+    lines, fig = lab4(LabOptions())
+    assert fig["W"] == pytest.approx(-1.0, abs=1e-5) and fig["b"] == pytest.approx(1.0, abs=1e-4)
+    assert fig["loss"] < 1e-9
+    # The course's printed table: step 100 W=-0.84079814 b=0.53192717 loss=0.146364.
+    step, W, b, loss = fig["table"][1]
+    assert step == 100 and W == pytest.approx(-0.84079814, abs=1e-6)
+    assert b == pytest.approx(0.53192717, abs=1e-6) and loss == pytest.approx(0.146364, rel=1e-4)
+
+
+def test_lab5_separate_train_and_eval_loss():
+    fig = lab5(LabOptions(progress=False))[1]
+    assert fig["train_loss"] < 1e-6
+    # Eval points (2,-1.01),(5,-4.1),(8,-7),(1,0) against y = 1 - x: MSE (0.01^2 + 0.1^2) / 4.
+    assert fig["eval_loss"] == pytest.approx(0.002525, rel=1e-2)
+
+
+def test_lab8_places_and_computes():
+    fig = lab8(LabOptions())[1]
+    assert (fig["c"], fig["f"]) == (7.0, 35.0) and fig["k"] == pytest.approx(15 / 97)
+    assert fig["placement"]["f"] == "cpu"
+
+
+def test_lab6_json_from_the_cli(capsys):
+    assert main(["lab", "6", "--steps", "200", "--device", "cpu", "--json"]) == 0
+    fig = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert fig["lab"] == 6 and fig["steps"] == 200 and fig["test_accuracy"] > 0.85
+    assert {"test_loss", "train_seconds", "device", "dataset"} <= set(fig)
+
+
+def test_lab9_restore_is_exact_and_transfer_trains(capsys):
+    assert main(["lab", "9", "--steps", "40", "--device", "cpu", "--json"]) == 0
+    fig = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert fig["restored_accuracy"] == fig["first_accuracy"] > 0.5
+    assert fig["test_accuracy"] > 0.5
