@@ -203,3 +203,20 @@ def test_tensorboard_server_serves_a_scalar(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_learning_curves_are_written_and_read_back(tmp_path, capsys):
+    from layerwise.train.curves import read_csv
+    assert main(["curve", "softmax", "--optimizer", "sgd", "--lr", "0.5", "--batch-size", "100",
+                 "--steps", "60", "--sizes", "40,2000", "--out", str(tmp_path), "--device",
+                 "cpu"]) == 0
+    rows = read_csv(tmp_path / "learning_curve.csv")
+    assert [r["train_size"] for r in rows] == [40, 2000]
+    # The course's slide: a tiny training set is fitted perfectly and generalises worse.
+    assert rows[0]["train_error"] == 0.0 and rows[0]["val_error"] > rows[1]["val_error"]
+    assert (tmp_path / "learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert main(["train", "softmax", "--steps", "20", "--eval-every", "5", "--curves",
+                 str(tmp_path / "run"), "--device", "cpu"]) == 0
+    assert [r["step"] for r in read_csv(tmp_path / "run" / "curves.csv")] == [5, 10, 15, 20]
+    assert main(["curve", "softmax", "--sizes", "0,9999999", "--out", str(tmp_path)]) == 2
+    assert "--sizes must lie between 1 and" in capsys.readouterr().err

@@ -5,11 +5,18 @@ from __future__ import annotations
 import argparse
 
 from layerwise.cli.common import add_data_source, add_json, emit
+from layerwise.errors import ConfigError
 from layerwise.nn.layers import ACTIVATIONS
 from layerwise.nn.models import MODELS
 from layerwise.train.checkpoint import load_checkpoint
 from layerwise.train.optim import OPTIMIZERS
-from layerwise.train.run import RunConfig, evaluate_checkpoint, run_training, train_config_from
+from layerwise.train.run import (
+    RunConfig,
+    evaluate_checkpoint,
+    run_size_curve,
+    run_training,
+    train_config_from,
+)
 from layerwise.train.trainer import TrainConfig
 
 
@@ -23,6 +30,39 @@ def add_device(p: argparse.ArgumentParser) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a supervised model",
                        description="Train a supervised model of the course on a dataset.")
+    add_recipe(p)
+    p.add_argument("--logdir", help="TensorBoard run directory (train/ and test/ inside)")
+    p.add_argument("--checkpoint", metavar="PATH", help="write a checkpoint here at each eval")
+    p.add_argument("--resume", metavar="PATH", help="continue the run saved in this checkpoint")
+    p.add_argument("--init", metavar="PATH", help="start from these weights (transfer learning)")
+    p.add_argument("--freeze", type=int, default=0, metavar="N",
+                   help="freeze the first N layers (with --init: the course's Lab 9 transfer)")
+    p.add_argument("--curves", metavar="DIR",
+                   help="write the per-evaluation learning curves here (CSV and PNG)")
+    add_json(p)
+    p.set_defaults(func=cmd_train)
+
+    c = sub.add_parser("curve", help="learning curve: error against training-set size",
+                       description="Train a fresh model on the first m training examples for "
+                       "each m in --sizes and plot train and validation error against m.")
+    add_recipe(c)
+    c.add_argument("--sizes", required=True, help="training-set sizes, e.g. 100,500,2000")
+    c.add_argument("--out", required=True, metavar="DIR", help="where the CSV and PNG go")
+    add_json(c)
+    c.set_defaults(func=cmd_curve)
+
+    e = sub.add_parser("eval", help="evaluate a checkpoint on a dataset's test set",
+                       description="Evaluate a supervised checkpoint on a dataset's test set.")
+    e.add_argument("checkpoint")
+    e.add_argument("--dataset", default="mnist-10k")
+    add_data_source(e)
+    add_device(e)
+    add_json(e)
+    e.set_defaults(func=cmd_eval)
+
+
+def add_recipe(p: argparse.ArgumentParser) -> None:
+    """Model, data and optimisation flags shared by `train` and `curve`."""
     p.add_argument("model", choices=sorted(MODELS), help="model to train")
     p.add_argument("--dataset", default="mnist-10k", help="dataset name or IDX directory")
     add_data_source(p)
@@ -46,24 +86,22 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="early stopping after this many evaluations without improvement")
     p.add_argument("--val-size", type=int, help="validation examples held out of training")
     add_device(p)
-    p.add_argument("--logdir", help="TensorBoard run directory (train/ and test/ inside)")
-    p.add_argument("--checkpoint", metavar="PATH", help="write a checkpoint here at each eval")
-    p.add_argument("--resume", metavar="PATH", help="continue the run saved in this checkpoint")
-    p.add_argument("--init", metavar="PATH", help="start from these weights (transfer learning)")
-    p.add_argument("--freeze", type=int, default=0, metavar="N",
-                   help="freeze the first N layers (with --init: the course's Lab 9 transfer)")
     p.add_argument("--seed", type=int, default=0)
-    add_json(p)
-    p.set_defaults(func=cmd_train)
 
-    e = sub.add_parser("eval", help="evaluate a checkpoint on a dataset's test set",
-                       description="Evaluate a supervised checkpoint on a dataset's test set.")
-    e.add_argument("checkpoint")
-    e.add_argument("--dataset", default="mnist-10k")
-    add_data_source(e)
-    add_device(e)
-    add_json(e)
-    e.set_defaults(func=cmd_eval)
+
+def recipe_from(args) -> tuple[dict, TrainConfig]:
+    length = {"steps": args.steps, "epochs": args.epochs}
+    cfg = TrainConfig(optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
+                      l2=args.l2, batch_size=args.batch_size, seed=args.seed,
+                      eval_every=args.eval_every, patience=args.patience,
+                      **(length if any(v is not None for v in length.values())
+                         else {"epochs": 1}))
+    dropout = args.dropout if args.dropout is not None else (0.5 if args.model == "deepnn"
+                                                             else 0.0)
+    options = {"name": args.model, "dropout": dropout, "activation": args.activation,
+               "hidden": tuple(int(h) for h in args.hidden.split(",") if h),
+               "degree": args.degree, "pool": args.pool}
+    return options, cfg
 
 
 def run_config(args) -> RunConfig:
@@ -72,27 +110,18 @@ def run_config(args) -> RunConfig:
         threads=args.threads, gpu_memory_fraction=args.gpu_memory_fraction,
         logdir=getattr(args, "logdir", None), checkpoint=getattr(args, "checkpoint", None),
         resume=getattr(args, "resume", None), init=getattr(args, "init", None),
-        freeze=getattr(args, "freeze", 0), val_size=getattr(args, "val_size", None))
+        freeze=getattr(args, "freeze", 0), val_size=getattr(args, "val_size", None),
+        curves=getattr(args, "curves", None))
 
 
 def cmd_train(args) -> int:
     run = run_config(args)
-    length = {"steps": args.steps, "epochs": args.epochs}
+    options, cfg = recipe_from(args)
     if args.resume:
         # The stored recipe continues; only the total length may be given anew.
+        length = {"steps": args.steps, "epochs": args.epochs}
         cfg = train_config_from(load_checkpoint(args.resume, kind="supervised"),
                                 **{k: v for k, v in length.items() if v is not None})
-    else:
-        cfg = TrainConfig(optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
-                          l2=args.l2, batch_size=args.batch_size, seed=args.seed,
-                          eval_every=args.eval_every, patience=args.patience,
-                          **(length if any(v is not None for v in length.values())
-                             else {"epochs": 1}))
-    dropout = args.dropout if args.dropout is not None else (0.5 if args.model == "deepnn"
-                                                             else 0.0)
-    options = {"name": args.model, "dropout": dropout, "activation": args.activation,
-               "hidden": tuple(int(h) for h in args.hidden.split(",") if h),
-               "degree": args.degree, "pool": args.pool}
     figures = run_training(options, cfg, run, progress=not args.json)
     metric = "test_accuracy" if "test_accuracy" in figures else "test_mse"
     lines = [f"{figures['model']} on {figures['dataset']} ({figures['device']}): "
@@ -108,4 +137,22 @@ def cmd_eval(args) -> int:
     metric = "test_accuracy" if "test_accuracy" in figures else "test_mse"
     emit([f"{figures['model']} on {figures['dataset']}: {metric.replace('_', ' ')} "
           f"{figures[metric]:.4f}, test loss {figures['test_loss']:.4f}"], figures, args.json)
+    return 0
+
+
+def cmd_curve(args) -> int:
+    try:
+        sizes = sorted({int(v) for v in args.sizes.split(",") if v.strip()})
+    except ValueError:
+        raise ConfigError(f"--sizes {args.sizes!r} is not a list of whole numbers.") from None
+    if not sizes:
+        raise ConfigError("--sizes needs at least one training-set size.")
+    options, cfg = recipe_from(args)
+    figures = run_size_curve(options, cfg, run_config(args), sizes, args.out,
+                             progress=not args.json)
+    lines = [f"{'size':>8} {'train error':>12} {'val error':>10}"]
+    lines += [f"{r['train_size']:>8} {r['train_error']:>12.4f} {r['val_error']:>10.4f}"
+              for r in figures["curve"]]
+    lines.append(f"wrote {figures['csv']} and {figures['png']}")
+    emit(lines, figures, args.json)
     return 0

@@ -42,6 +42,7 @@ class RunConfig:
     init: str | None = None  # start from these weights (transfer learning)
     freeze: int = 0
     val_size: int | None = None
+    curves: str | None = None  # directory for the per-evaluation curves (CSV and PNG)
 
     def __post_init__(self):
         if self.resume and self.init:
@@ -113,7 +114,28 @@ def run_training(model_options: dict, cfg: TrainConfig, run: RunConfig,
     finally:
         if monitor is not None:
             monitor.close()
+    if run.curves and result.history.rows:
+        from layerwise.train.curves import write_run_curves
+        write_run_curves(result.history.rows, run.curves)
     return summarize(model, data, mcfg, result, device, run.dataset)
+
+
+def run_size_curve(model_options: dict, cfg: TrainConfig, run: RunConfig, sizes: list[int],
+                   out_dir: str, progress: bool = True) -> dict:
+    """The course's learning curve: train/validation error against training-set size."""
+    from layerwise.train.curves import size_curve
+
+    device = setup_device(run)
+    data = load_dataset(run.dataset, data_dir=run.data_dir, offline=run.offline,
+                        val_size=run.val_size, seed=cfg.seed, device=device, progress=progress)
+    if max(sizes) > len(data.train) or min(sizes) < 1:
+        raise ConfigError(f"--sizes must lie between 1 and {len(data.train)}, the training "
+                          f"examples of {run.dataset}.")
+    mcfg = model_config_for(model_options.pop("name"), data, **model_options)
+    rows = size_curve(mcfg, data, cfg, sizes, out_dir, progress)
+    return {"model": mcfg.name, "dataset": run.dataset, "device": str(device), "curve": rows,
+            "csv": str(Path(out_dir) / "learning_curve.csv"),
+            "png": str(Path(out_dir) / "learning_curve.png")}
 
 
 def summarize(model, data: Dataset, mcfg: ModelConfig, result, device, dataset: str) -> dict:
