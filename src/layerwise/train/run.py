@@ -139,12 +139,9 @@ def run_size_curve(model_options: dict, cfg: TrainConfig, run: RunConfig, sizes:
 
 
 def summarize(model, data: Dataset, mcfg: ModelConfig, result, device, dataset: str) -> dict:
-    test = evaluate(model, data.test, data.task)
     figures = {"model": mcfg.name, "dataset": dataset, "device": str(device),
                "steps": result.steps, "train_seconds": result.train_seconds,
-               "test_loss": test["loss"]}
-    figures["test_accuracy" if data.task == "classification" else "test_mse"] = \
-        test.get("accuracy", test.get("mse"))
+               **test_figures(model, data)}
     if result.history.rows:
         figures["last_eval"] = result.history.rows[-1]
     figures["history"] = result.history.rows
@@ -163,12 +160,15 @@ def evaluate_checkpoint(path: str | Path, run: RunConfig) -> dict:
                           f"{run.dataset} has {data.input_shape}.")
     model = build_model(mcfg).to(device)
     load_state_checked(model, payload, path)
+    return {"model": mcfg.name, "dataset": run.dataset, "device": str(device),
+            "steps": payload["step"], **test_figures(model, data)}
+
+
+def test_figures(model, data: Dataset) -> dict:
+    """`test_loss` and `test_accuracy` (classification) or `test_mse` (regression)."""
     test = evaluate(model, data.test, data.task)
-    figures = {"model": mcfg.name, "dataset": run.dataset, "device": str(device),
-               "steps": payload["step"], "test_loss": test["loss"]}
-    figures["test_accuracy" if data.task == "classification" else "test_mse"] = \
-        test.get("accuracy", test.get("mse"))
-    return figures
+    metric = "accuracy" if data.task == "classification" else "mse"
+    return {"test_loss": test["loss"], f"test_{metric}": test[metric]}
 
 
 def train_config_from(payload: dict, **overrides) -> TrainConfig:
