@@ -85,12 +85,12 @@ def test_resume_with_dropout_and_adam_is_exact(tmp_path):
     opts = {"name": "mlp", "hidden": (32,), "dropout": 0.3}
     cfg = TrainConfig(optimizer="adam", lr=1e-3, batch_size=64, steps=30, eval_every=11)
     run = RunConfig(dataset="mnist-10k", device="cpu", checkpoint=str(tmp_path / "w.pt"))
-    run_training(dict(opts), cfg, run, progress=False)
+    run_training(opts, cfg, run, progress=False)
     part = RunConfig(dataset="mnist-10k", device="cpu", checkpoint=str(tmp_path / "p.pt"))
-    run_training(dict(opts), TrainConfig(**{**cfg.__dict__, "steps": 22}), part, progress=False)
+    run_training(opts, TrainConfig(**{**cfg.__dict__, "steps": 22}), part, progress=False)
     resumed = RunConfig(dataset="mnist-10k", device="cpu", resume=str(tmp_path / "p.pt"),
                         checkpoint=str(tmp_path / "p.pt"))
-    run_training(dict(opts), cfg, resumed, progress=False)
+    run_training(opts, cfg, resumed, progress=False)
     a, b = load_checkpoint(tmp_path / "w.pt"), load_checkpoint(tmp_path / "p.pt")
     assert all(torch.equal(a["state"][k], b["state"][k]) for k in a["state"])
 

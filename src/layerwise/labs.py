@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from layerwise.data.datasets import Dataset, Split, load_dataset
-from layerwise.device import describe
+from layerwise.device import describe, resolve_device
 from layerwise.nn.models import ModelConfig, build_model, freeze_layers
 from layerwise.train.checkpoint import load_checkpoint, load_state_checked, save_checkpoint
 from layerwise.train.run import RunConfig, run_training
@@ -160,8 +159,7 @@ def _digits(data: Dataset, digits: list[int]) -> Dataset:
 
 def lab9(opts: LabOptions):
     """Save, restore (same predictions), then transfer: digits 0-4 -> 5-9 with frozen convs."""
-    device = torch.device(opts.device if opts.device != "auto" else
-                          ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = resolve_device(opts.device)
     data = load_dataset(opts.dataset or "mnist-10k", val_size=0, seed=opts.seed, device=device)
     first, second = _digits(data, [0, 1, 2, 3, 4]), _digits(data, [5, 6, 7, 8, 9])
     steps = opts.steps or 300
@@ -178,8 +176,7 @@ def lab9(opts: LabOptions):
         load_state_checked(restored, load_checkpoint(path, kind="supervised"), path)
     acc_restored = evaluate(restored, first.test, "classification")["accuracy"]
     freeze_layers(restored, 2)
-    t0 = time.perf_counter()
-    train(restored, second, cfg, progress=opts.progress)
+    transfer = train(restored, second, cfg, progress=opts.progress)
     acc_transfer = evaluate(restored, second.test, "classification")["accuracy"]
     torch.manual_seed(opts.seed + 1)
     scratch = build_model(mcfg).to(device)
@@ -192,7 +189,7 @@ def lab9(opts: LabOptions):
     return lines, {"test_accuracy": acc_transfer, "first_accuracy": acc_first,
                    "restored_accuracy": acc_restored, "scratch_accuracy": acc_scratch,
                    "steps": steps, "dataset": data.name, "device": str(device),
-                   "train_seconds": time.perf_counter() - t0}
+                   "train_seconds": transfer.train_seconds}
 
 
 LABS = {1: lab1, 2: lab2, 3: lab3, 4: lab4, 5: lab5, 6: lab6, 7: lab7, 8: lab8, 9: lab9}

@@ -114,6 +114,14 @@ def run_config(args) -> RunConfig:
         curves=getattr(args, "curves", None))
 
 
+def result_line(figures: dict) -> str:
+    """`MODEL on DATASET (DEVICE): test accuracy A, test loss L` (MSE for regression)."""
+    metric = "test_accuracy" if "test_accuracy" in figures else "test_mse"
+    return (f"{figures['model']} on {figures['dataset']} ({figures['device']}): "
+            f"{metric.replace('_', ' ')} {figures[metric]:.4f}, "
+            f"test loss {figures['test_loss']:.4f}")
+
+
 def cmd_train(args) -> int:
     run = run_config(args)
     options, cfg = recipe_from(args)
@@ -123,20 +131,14 @@ def cmd_train(args) -> int:
         cfg = train_config_from(load_checkpoint(args.resume, kind="supervised"),
                                 **{k: v for k, v in length.items() if v is not None})
     figures = run_training(options, cfg, run, progress=not args.json)
-    metric = "test_accuracy" if "test_accuracy" in figures else "test_mse"
-    lines = [f"{figures['model']} on {figures['dataset']} ({figures['device']}): "
-             f"{metric.replace('_', ' ')} {figures[metric]:.4f}, test loss "
-             f"{figures['test_loss']:.4f}, {figures['steps']} steps in "
-             f"{figures['train_seconds']:.2f} s"]
-    emit(lines, figures, args.json)
+    emit([f"{result_line(figures)}, {figures['steps']} steps in "
+          f"{figures['train_seconds']:.2f} s"], figures, args.json)
     return 0
 
 
 def cmd_eval(args) -> int:
     figures = evaluate_checkpoint(args.checkpoint, run_config(args))
-    metric = "test_accuracy" if "test_accuracy" in figures else "test_mse"
-    emit([f"{figures['model']} on {figures['dataset']}: {metric.replace('_', ' ')} "
-          f"{figures[metric]:.4f}, test loss {figures['test_loss']:.4f}"], figures, args.json)
+    emit([result_line(figures)], figures, args.json)
     return 0
 
 

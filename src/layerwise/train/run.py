@@ -64,9 +64,16 @@ def setup_device(run: RunConfig) -> torch.device:
     return device
 
 
-def model_config_for(name: str, data: Dataset, **options) -> ModelConfig:
+def model_config_for(model_options: dict, data: Dataset) -> ModelConfig:
+    """The ModelConfig for `{"name": ..., **options}` sized to `data` (the dict is not changed)."""
+    options = {k: v for k, v in model_options.items() if k != "name"}
     outputs = data.num_classes if data.task == "classification" else data.train.y.shape[1]
-    return ModelConfig(name, data.input_shape, outputs, **options)
+    return ModelConfig(model_options["name"], data.input_shape, outputs, **options)
+
+
+def _load(run: RunConfig, cfg: TrainConfig, device: torch.device, progress: bool) -> Dataset:
+    return load_dataset(run.dataset, data_dir=run.data_dir, offline=run.offline,
+                        val_size=run.val_size, seed=cfg.seed, device=device, progress=progress)
 
 
 def run_training(model_options: dict, cfg: TrainConfig, run: RunConfig,
@@ -74,22 +81,22 @@ def run_training(model_options: dict, cfg: TrainConfig, run: RunConfig,
     """Train as configured and return the figures of the run (what `--json` prints)."""
     device = setup_device(run)
     torch.manual_seed(cfg.seed)
-    data = load_dataset(run.dataset, data_dir=run.data_dir, offline=run.offline,
-                        val_size=run.val_size, seed=cfg.seed, device=device, progress=progress)
+    data = _load(run, cfg, device, progress)
     start_step, batch_state, payload = 0, None, None
     source = run.resume or run.init
     if source:
         payload = load_checkpoint(source, kind="supervised")
         mcfg = ModelConfig.from_dict(payload["model"])
     else:
-        mcfg = model_config_for(model_options.pop("name"), data, **model_options)
+        mcfg = model_config_for(model_options, data)
     if mcfg.input_shape != data.input_shape:
         raise ConfigError(f"the model takes inputs of shape {mcfg.input_shape} but "
                           f"{run.dataset} has {data.input_shape}.")
     model = build_model(mcfg).to(device)
     if payload is not None:
         load_state_checked(model, payload, source)
-    freeze_layers(model, run.freeze) if run.freeze else None
+    if run.freeze:
+        freeze_layers(model, run.freeze)
     optimizer = build_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.momentum, device)
     if run.resume:
         optimizer.load_state_dict(payload["optimizer"])
@@ -126,12 +133,11 @@ def run_size_curve(model_options: dict, cfg: TrainConfig, run: RunConfig, sizes:
     from layerwise.train.curves import size_curve
 
     device = setup_device(run)
-    data = load_dataset(run.dataset, data_dir=run.data_dir, offline=run.offline,
-                        val_size=run.val_size, seed=cfg.seed, device=device, progress=progress)
+    data = _load(run, cfg, device, progress)
     if max(sizes) > len(data.train) or min(sizes) < 1:
         raise ConfigError(f"--sizes must lie between 1 and {len(data.train)}, the training "
                           f"examples of {run.dataset}.")
-    mcfg = model_config_for(model_options.pop("name"), data, **model_options)
+    mcfg = model_config_for(model_options, data)
     rows = size_curve(mcfg, data, cfg, sizes, out_dir, progress)
     return {"model": mcfg.name, "dataset": run.dataset, "device": str(device), "curve": rows,
             "csv": str(Path(out_dir) / "learning_curve.csv"),
