@@ -19,6 +19,9 @@ from layerwise.train.run import (
 )
 from layerwise.train.trainer import TrainConfig
 
+# Models whose description includes dropout train with it unless --dropout says otherwise.
+DEFAULT_DROPOUT = {"deepnn": 0.5, "net3": 0.5}
+
 
 def add_device(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
@@ -75,7 +78,8 @@ def add_recipe(p: argparse.ArgumentParser) -> None:
     p.add_argument("--momentum", type=float, default=0.9, help="nu of the course's eq. 5")
     p.add_argument("--l2", type=float, default=0.0, help="mu of the course's eq. 6")
     p.add_argument("--dropout", type=float, default=None,
-                   help="dropout probability (deepnn: 0.5 as in the course)")
+                   help="dropout probability (deepnn: 0.5 as in the course; net3: 0.5 after "
+                        "its dense layers, half that after its pooling layers)")
     p.add_argument("--hidden", default="128", help="mlp: hidden sizes, e.g. 256,128")
     p.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu")
     p.add_argument("--degree", type=int, default=1, help="polynomial degree")
@@ -96,8 +100,7 @@ def recipe_from(args) -> tuple[dict, TrainConfig]:
                       eval_every=args.eval_every, patience=args.patience,
                       **(length if any(v is not None for v in length.values())
                          else {"epochs": 1}))
-    dropout = args.dropout if args.dropout is not None else (0.5 if args.model == "deepnn"
-                                                             else 0.0)
+    dropout = args.dropout if args.dropout is not None else DEFAULT_DROPOUT.get(args.model, 0.0)
     options = {"name": args.model, "dropout": dropout, "activation": args.activation,
                "hidden": tuple(int(h) for h in args.hidden.split(",") if h),
                "degree": args.degree, "pool": args.pool}

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from layerwise.errors import ConfigError
+from layerwise.nn import cifar
 from layerwise.nn.layers import ACTIVATIONS, Pool2d, activation
 
 
@@ -127,11 +128,19 @@ def deepnn(cfg: ModelConfig) -> nn.Sequential:
     return net
 
 
+def _cifar_net(name: str):
+    def build(cfg: ModelConfig) -> nn.Sequential:
+        return cifar.build_stack(cifar.SPECS[name], cfg.input_shape, cfg.num_outputs, cfg.dropout)
+    build.__doc__ = f"The report's CIFAR-10 net {name!r} (see layerwise.nn.cifar)."
+    return build
+
+
 MODELS = {
     "polynomial": polynomial,
     "softmax": softmax,
     "mlp": mlp,
     "deepnn": deepnn,
+    **{name: _cifar_net(name) for name in cifar.SPECS},
 }
 
 
