@@ -48,13 +48,16 @@ def test_python_dash_m_and_errors_without_traceback():
 
 
 def test_quickstart_trains_offline_and_reports_measured_figures(capsys):
-    assert main(["quickstart", "--json", "--device", "cpu"]) == 0
+    # deepnn shortened to 40 steps to keep the suite fast; the default is 1000.
+    assert main(["quickstart", "--json", "--device", "cpu", "--deepnn-steps", "40"]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     figures = json.loads(out[-1])
-    softmax = figures["models"]["softmax"]
+    softmax, deepnn = figures["models"]["softmax"], figures["models"]["deepnn"]
     assert figures["dataset"] == "mnist-10k" and softmax["steps"] == 1000
     assert softmax["test_accuracy"] >= 0.88 and softmax["train_seconds"] > 0
-    assert any(f"{softmax['test_accuracy']:.4f}" in line for line in out[:-1])
+    assert deepnn["steps"] == 40 and deepnn["test_accuracy"] > 0.5  # chance is 0.1
+    for model in (softmax, deepnn):
+        assert any(f"{model['test_accuracy']:.4f}" in line for line in out[:-1])
 
 
 def test_bad_device_flag(capsys):
