@@ -1,0 +1,93 @@
+"""Deep Belief Networks: greedy layer-wise RBM training, then a fine-tuned classifier.
+
+Each RBM is trained with CD on the hidden probabilities p(h | v) of the one below (Hinton,
+Osindero and Teh, 2006). Unrolled, the stack is a feed-forward net of sigmoid layers with weights
+W^T and biases b_hid, topped by a linear layer to the classes, and fine-tuned by the supervised
+trainer. The same net from PyTorch's default random initialisation, trained with the same recipe
+in the same run, is the comparison.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import time
+
+import torch
+from torch import nn
+
+from layerwise.data.datasets import Dataset, Split
+from layerwise.errors import ConfigError
+from layerwise.rbm.data import Preprocessing
+from layerwise.rbm.model import RBM, RBMConfig
+from layerwise.rbm.train import CDConfig, CDTrainer, fit
+from layerwise.train.trainer import TrainConfig, evaluate, train
+
+
+def pretrain(x: torch.Tensor, layers: tuple[int, ...], cfg: CDConfig, progress: bool = False
+             ) -> list[RBM]:
+    """Greedy layer-wise training on x (N, V) in [0, 1]: one binary RBM per entry of `layers`."""
+    if not layers or any(h < 1 for h in layers):
+        raise ConfigError(f"--layers needs positive sizes, got {layers}.")
+    rbms, inputs = [], x
+    for depth, n_hidden in enumerate(layers):
+        generator = torch.Generator().manual_seed(cfg.seed + depth)
+        rbm = RBM(RBMConfig(inputs.shape[1], n_hidden), generator).to(x.device)
+        records = fit(CDTrainer(rbm, dataclasses.replace(cfg, seed=cfg.seed + depth)), inputs)
+        if progress and records:
+            print(f"layer {depth + 1}: rbm {inputs.shape[1]}x{n_hidden}, {len(records)} epochs, "
+                  f"recon error {records[-1].recon_error:.5f}", flush=True)
+        rbms.append(rbm)
+        inputs = torch.cat([rbm.transform(chunk) for chunk in inputs.split(5000)])
+    return rbms
+
+
+def unroll(rbms: list[RBM], n_classes: int) -> nn.Sequential:
+    """The stack as a classifier: (B, V) -> sigmoid layers initialised from the RBMs -> logits."""
+    layers: list[nn.Module] = [nn.Flatten()]
+    for rbm in rbms:
+        linear = nn.Linear(rbm.cfg.n_visible, rbm.cfg.n_hidden)
+        with torch.no_grad():
+            linear.weight.copy_(rbm.W.T.float())
+            linear.bias.copy_(rbm.b_hid.float())
+        layers.append(nn.Sequential(linear, nn.Sigmoid()))
+    layers.append(nn.Linear(rbms[-1].cfg.n_hidden, n_classes))
+    return nn.Sequential(*layers)
+
+
+def random_like(net: nn.Sequential, seed: int) -> nn.Sequential:
+    """A copy of `net` re-initialised as PyTorch initialises a new layer."""
+    torch.manual_seed(seed)
+    fresh = copy.deepcopy(net)
+    for m in fresh.modules():
+        if isinstance(m, nn.Linear):
+            m.reset_parameters()
+    return fresh
+
+
+def prepared(data: Dataset, prep: Preprocessing) -> Dataset:
+    def f(split: Split | None) -> Split | None:
+        return None if split is None else Split(prep(split.x), split.y)
+    return Dataset(data.name, data.task, f(data.train), f(data.val), f(data.test),
+                   data.classes, data.source)
+
+
+def run_dbn(data: Dataset, prep: Preprocessing, layers: tuple[int, ...], cd: CDConfig,
+            finetune: TrainConfig, progress: bool = False) -> dict:
+    """Pretrain, fine-tune, and fine-tune the randomly initialised twin; both test accuracies."""
+    if data.task != "classification":
+        raise ConfigError(f"a DBN classifier needs labelled data; {data.name} has none.")
+    data = prepared(data, prep)
+    start = time.perf_counter()
+    rbms = pretrain(data.train.x, layers, cd, progress)
+    pretrain_seconds = time.perf_counter() - start
+    device = data.train.x.device
+    figures = {"layers": list(layers), "pretrain_seconds": pretrain_seconds}
+    dbn = unroll(rbms, data.num_classes).to(device)
+    for name, net in (("dbn", dbn), ("random_init", random_like(dbn, finetune.seed).to(device))):
+        torch.manual_seed(finetune.seed)
+        result = train(net, data, finetune, progress=progress)
+        test = evaluate(net, data.test, data.task)
+        figures[f"{name}_accuracy"] = test["accuracy"]
+        figures[f"{name}_finetune_seconds"] = result.train_seconds
+    return figures

@@ -1,0 +1,55 @@
+"""Pictures of an RBM: filter grids and Gibbs samples, as tensors (for TensorBoard) and PNGs."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import torch
+
+from layerwise.data.files import atomic_output
+
+
+def image_side(n_visible: int) -> int | None:
+    """The side of a square grey image of n_visible pixels, or None."""
+    side = math.isqrt(n_visible)
+    return side if side * side == n_visible else None
+
+
+def tile(images: torch.Tensor, columns: int | None = None, scale_each: bool = True
+         ) -> torch.Tensor | None:
+    """(n, V) square grey images -> one (rows * s + 1, columns * s + 1) grid in [0, 1]."""
+    n, V = images.shape
+    side = image_side(V)
+    if side is None or n == 0:
+        return None
+    x = images.detach().float().cpu().reshape(n, side, side)
+    if scale_each:  # each filter on its own scale: its sign pattern is what matters
+        lo = x.amin((1, 2), keepdim=True)
+        hi = x.amax((1, 2), keepdim=True)
+        x = (x - lo) / (hi - lo).clamp_min(1e-12)
+    columns = columns or math.ceil(math.sqrt(n))
+    rows = math.ceil(n / columns)
+    grid = torch.ones(rows * (side + 1) + 1, columns * (side + 1) + 1)
+    for k in range(n):
+        r, c = divmod(k, columns)
+        grid[1 + r * (side + 1):1 + r * (side + 1) + side,
+             1 + c * (side + 1):1 + c * (side + 1) + side] = x[k]
+    return grid
+
+
+def filter_grid(W: torch.Tensor, n: int = 100) -> torch.Tensor | None:
+    """The first n hidden units' incoming weights W[:, j] as images."""
+    return tile(W[:, :n].T)
+
+
+def save_png(grid: torch.Tensor, path: str | Path) -> Path:
+    """Write a grey [0, 1] grid as a PNG, atomically."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    with atomic_output(path) as f:
+        plt.imsave(f, grid.numpy(), cmap="gray", vmin=0.0, vmax=1.0, format="png")
+    return path

@@ -1,0 +1,62 @@
+"""RBM checkpoints through the project's checkpoint machinery (kind "rbm").
+
+A checkpoint holds the RBMConfig, the parameters (W, b_vis, b_hid, log_sigma), the CD trainer's
+state (velocities, persistent chains, generators, epochs done), the CDConfig and the data
+preprocessing (`prep`: the mean and std that standardised the data for Gaussian units), so that
+`--resume` continues exactly and `transform` sees data prepared as in training.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from layerwise.rbm.data import Preprocessing
+from layerwise.rbm.model import RBM, RBMConfig
+from layerwise.rbm.train import CDConfig, CDTrainer
+from layerwise.train.checkpoint import load_checkpoint, load_state_checked, save_checkpoint
+
+KIND = "rbm"
+
+
+def save(path: str | Path, rbm: RBM, prep: Preprocessing, trainer: CDTrainer | None = None,
+         dataset: str = "") -> Path:
+    """Write `rbm` (and, given `trainer`, everything needed to resume) atomically to `path`."""
+    return save_checkpoint(
+        path, kind=KIND, model_config=rbm.cfg.to_dict(), state=rbm.state_dict(),
+        step=trainer.epoch if trainer else 0,
+        optimizer=trainer.state_dict() if trainer else None,
+        train_config=trainer.cfg if trainer else None,
+        extra={"dataset": dataset, "prep": prep.to_dict()})
+
+
+def load_payload(path: str | Path) -> dict:
+    return load_checkpoint(path, kind=KIND)
+
+
+def rbm_from_payload(payload: dict, path: str | Path) -> RBM:
+    rbm = RBM(RBMConfig.from_dict(payload["model"]))
+    load_state_checked(rbm, payload, path)
+    return rbm
+
+
+def load(path: str | Path) -> RBM:
+    """The RBM saved at `path` (on the CPU; move it with `.to(device)`)."""
+    return rbm_from_payload(load_payload(path), path)
+
+
+def load_preprocessing(payload: dict) -> Preprocessing:
+    return Preprocessing.from_dict(payload.get("extra", {}).get("prep", {}))
+
+
+def resume_trainer(payload: dict, rbm: RBM, epochs: int | None = None) -> CDTrainer:
+    """A CDTrainer continuing the saved run (to `epochs` in total if given)."""
+    stored = dict(payload["train"])
+    if epochs is not None:
+        stored["epochs"] = epochs
+    trainer = CDTrainer(rbm, CDConfig(**stored))
+    trainer.load_state_dict({k: (v.to(rbm.W.device) if isinstance(v, torch.Tensor)
+                                 and k.startswith(("vel_", "chain")) else v)
+                             for k, v in payload["optimizer"].items()})
+    return trainer

@@ -1,0 +1,171 @@
+"""Restricted Boltzmann Machines: binary-binary and Gaussian-binary.
+
+Energies (V visible units v, H hidden units h, weights W (V, H), biases b_vis (V,), b_hid (H,)):
+
+    binary    E(v, h) = -v.b_vis - h.b_hid - v W h
+    gaussian  E(v, h) = sum_i (v_i - b_vis_i)^2 / (2 sigma_i^2) - h.b_hid - (v / sigma) W h
+
+so that, with x = v / sigma, p(h_j = 1 | v) = sigmoid(b_hid_j + (x W)_j) in both cases, and
+p(v_i = 1 | h) = sigmoid(b_vis_i + (W h)_i) (binary) or p(v_i | h) = N(b_vis_i + sigma_i (W h)_i,
+sigma_i^2) (Gaussian). Summing h out gives the free energy F(v) = -log sum_h exp(-E(v, h)):
+
+    binary    F(v) = -v.b_vis - sum_j softplus(b_hid_j + (v W)_j)
+    gaussian  F(v) = sum_i (v_i - b_vis_i)^2 / (2 sigma_i^2) - sum_j softplus(b_hid_j + (x W)_j)
+
+Gaussian units expect standardised data (zero mean, unit variance per pixel): sigma stays 1
+unless `learn_sigma`, in which case it is stored as log sigma and clamped to `sigma_bounds`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from layerwise.errors import ConfigError
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+@dataclass(frozen=True)
+class RBMConfig:
+    """The architecture of an RBM: stored in every checkpoint."""
+
+    n_visible: int
+    n_hidden: int
+    visible: str = "binary"  # or "gaussian"
+    learn_sigma: bool = False
+    sigma_bounds: tuple[float, float] = (0.1, 10.0)
+    dtype: str = "float32"
+    init_std: float = 0.01
+
+    def __post_init__(self):
+        if self.n_visible < 1 or self.n_hidden < 1:
+            raise ConfigError(f"an RBM needs at least one visible and one hidden unit, got "
+                              f"{self.n_visible} x {self.n_hidden}.")
+        if self.visible not in ("binary", "gaussian"):
+            raise ConfigError(f"--visible must be binary or gaussian, got {self.visible!r}.")
+        if self.learn_sigma and self.visible != "gaussian":
+            raise ConfigError("only Gaussian visible units have a sigma to learn.")
+        lo, hi = self.sigma_bounds
+        if not 0 < lo <= 1 <= hi:
+            raise ConfigError(f"sigma bounds must satisfy 0 < low <= 1 <= high, got {lo}, {hi}.")
+        if self.dtype not in DTYPES:
+            raise ConfigError(f"--dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}.")
+
+    @property
+    def torch_dtype(self) -> torch.dtype:
+        return DTYPES[self.dtype]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> RBMConfig:
+        d = dict(d)
+        d["sigma_bounds"] = tuple(d.get("sigma_bounds", (0.1, 10.0)))
+        return cls(**d)
+
+
+class RBM(nn.Module):
+    """An RBM whose parameters are buffers: they are learned by CD statistics, not autograd.
+
+    Public tensors: `W` (V, H), `b_vis` (V,), `b_hid` (H,), `log_sigma` (V,), all of the config's
+    dtype. Methods take (B, V) visible or (B, H) hidden batches and an explicit generator.
+    """
+
+    def __init__(self, cfg: RBMConfig, generator: torch.Generator | None = None):
+        super().__init__()
+        self.cfg = cfg
+        V, H, dtype = cfg.n_visible, cfg.n_hidden, cfg.torch_dtype
+        W = torch.randn(V, H, generator=generator, dtype=torch.float64) * cfg.init_std
+        self.register_buffer("W", W.to(dtype))
+        self.register_buffer("b_vis", torch.zeros(V, dtype=dtype))
+        self.register_buffer("b_hid", torch.zeros(H, dtype=dtype))
+        self.register_buffer("log_sigma", torch.zeros(V, dtype=dtype))
+
+    @property
+    def gaussian(self) -> bool:
+        return self.cfg.visible == "gaussian"
+
+    @property
+    def sigma(self) -> torch.Tensor:
+        return self.log_sigma.exp()
+
+    def scaled(self, v: torch.Tensor) -> torch.Tensor:
+        """v / sigma for Gaussian units (v itself when sigma is fixed at 1 or units are binary)."""
+        return v / self.sigma if self.cfg.learn_sigma else v
+
+    def hidden_input(self, v: torch.Tensor) -> torch.Tensor:
+        """(B, V) -> (B, H): b_hid + (v / sigma) W."""
+        return torch.addmm(self.b_hid, self.scaled(v), self.W)
+
+    def mean_hidden(self, v: torch.Tensor) -> torch.Tensor:
+        """p(h = 1 | v), (B, V) -> (B, H)."""
+        return torch.sigmoid(self.hidden_input(v))
+
+    def mean_visible(self, h: torch.Tensor) -> torch.Tensor:
+        """E[v | h], (B, H) -> (B, V): sigmoid(b_vis + h W^T), or b_vis + sigma (h W^T)."""
+        if not self.gaussian:
+            return torch.sigmoid(torch.addmm(self.b_vis, h, self.W.T))
+        top_down = h @ self.W.T
+        return self.b_vis + (self.sigma * top_down if self.cfg.learn_sigma else top_down)
+
+    def sample_hidden(self, v: torch.Tensor, generator: torch.Generator | None = None
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(p(h | v), a sample of h), both (B, H)."""
+        p = self.mean_hidden(v)
+        return p, bernoulli(p, generator)
+
+    def sample_visible(self, h: torch.Tensor, generator: torch.Generator | None = None
+                       ) -> torch.Tensor:
+        """A sample of v given h, (B, H) -> (B, V)."""
+        mean = self.mean_visible(h)
+        if not self.gaussian:
+            return bernoulli(mean, generator)
+        noise = torch.randn(mean.shape, generator=generator, dtype=mean.dtype, device=mean.device)
+        return mean + noise * self.sigma
+
+    def free_energy(self, v: torch.Tensor) -> torch.Tensor:
+        """F(v) per example, (B, V) -> (B,); softplus keeps it finite at any activation."""
+        hidden_term = F.softplus(self.hidden_input(v)).sum(1)
+        if self.gaussian:
+            visible_term = (((v - self.b_vis) / self.sigma) ** 2).sum(1) / 2
+            return visible_term - hidden_term
+        return -(v @ self.b_vis) - hidden_term
+
+    def transform(self, v: torch.Tensor) -> torch.Tensor:
+        """Features: hidden probabilities p(h = 1 | v), (B, V) -> (B, H)."""
+        return self.mean_hidden(v.to(self.W.dtype))
+
+    def gibbs(self, v: torch.Tensor, steps: int = 1, generator: torch.Generator | None = None,
+              mean_field_last: bool = True) -> torch.Tensor:
+        """Run `steps` alternating Gibbs updates v -> h -> v from `v` (B, V); return the last v.
+
+        With `mean_field_last` the final visible state is E[v | h] (what images show)."""
+        for step in range(steps):
+            _, h = self.sample_hidden(v, generator)
+            last = step == steps - 1
+            v = self.mean_visible(h) if last and mean_field_last else self.sample_visible(
+                h, generator)
+        return v
+
+    def log_normaliser_gaussian(self) -> torch.Tensor:
+        """sum_i log(sqrt(2 pi) sigma_i): the Gaussian integral's constant in log Z."""
+        return (self.log_sigma + 0.5 * math.log(2 * math.pi)).sum()
+
+    def clamp_sigma(self) -> None:
+        lo, hi = self.cfg.sigma_bounds
+        self.log_sigma.clamp_(math.log(lo), math.log(hi))
+
+
+def bernoulli(p: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A 0/1 sample of p's dtype: 1 where a uniform draw falls below p.
+
+    The uniforms are float32 whatever p's dtype (2^-24 resolution is ample for sampling), so
+    float32 and float64 models given the same generator draw the same numbers."""
+    u = torch.rand(p.shape, generator=generator, dtype=torch.float32, device=p.device)
+    return (u < p).to(p.dtype)

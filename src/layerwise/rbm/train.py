@@ -1,0 +1,210 @@
+"""Contrastive divergence, written out as the statistics it is (no autograd).
+
+For a batch v_pos (B, V), with x = v / sigma (x = v for binary units):
+
+    h_pos = p(h | v_pos)                                   positive phase
+    h ~ h_pos (CD-k) or the persistent chain's h (PCD)     start of the negative chain
+    k times: v_neg = E[v | h] or a sample of it; h_neg = p(h | v_neg); h ~ h_neg
+    dW     = (x_pos^T h_pos - x_neg^T h_neg) / B           positive minus negative statistics
+    db_hid = mean(h_pos - h_neg)
+    db_vis = mean(v_pos - v_neg) / sigma^2
+    dlog_sigma = mean over data minus mean over the chain of (v-b)^2/sigma^2 - x (h W^T)
+
+and every parameter a takes the momentum step  vel = m vel + lr (da - weight_decay a);  a += vel
+(Hinton, "A practical guide to training RBMs", sections 9-10; weight decay on W only). sigma's
+step uses lr * sigma_lr_scale and is clamped, because a freely learned sigma collapses onto the
+data and blows the learning up.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import torch
+
+from layerwise.data.datasets import epoch_batches
+from layerwise.errors import ConfigError, LayerwiseError
+from layerwise.rbm.model import RBM, bernoulli
+
+
+class RBMDivergedError(LayerwiseError):
+    """The weights became NaN or infinite."""
+
+
+@dataclass(frozen=True)
+class CDConfig:
+    """How to train an RBM. `epochs` is the run's total (a resumed run stops there)."""
+
+    cd_k: int = 1
+    persistent: bool = False
+    epochs: int = 10
+    batch_size: int = 100
+    lr: float = 0.05
+    momentum: float = 0.5
+    weight_decay: float = 1e-4
+    sample_visible: bool = False  # False: mean-field reconstructions (the guide's section 3.2)
+    sigma_lr_scale: float = 0.01
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.cd_k < 1:
+            raise ConfigError(f"--cd-k must be at least 1, got {self.cd_k}.")
+        if self.epochs < 0 or self.batch_size < 1:
+            raise ConfigError("--epochs must be >= 0 and --batch-size >= 1.")
+        if not self.lr > 0 or not 0 <= self.momentum < 1 or self.weight_decay < 0:
+            raise ConfigError("--lr must be positive, --momentum in [0, 1) and "
+                              "--weight-decay non-negative.")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class CDTrainer:
+    """Holds what CD learning carries from batch to batch: velocities, the persistent chain and
+    the generators. `state_dict()` is what a checkpoint stores so a run resumes exactly."""
+
+    PARAMS = ("W", "b_vis", "b_hid", "log_sigma")
+
+    def __init__(self, rbm: RBM, cfg: CDConfig):
+        self.rbm, self.cfg = rbm, cfg
+        device = rbm.W.device
+        self.vel = {name: torch.zeros_like(getattr(rbm, name)) for name in self.PARAMS}
+        self.chain: torch.Tensor | None = None  # (B, H) hidden states of the persistent chains
+        self.sampler = torch.Generator(device).manual_seed(cfg.seed)
+        self.batches = torch.Generator(device).manual_seed(cfg.seed + 1)
+        self.epoch = 0
+
+    def negative_start(self, h_pos: torch.Tensor) -> torch.Tensor:
+        """CD-k starts the chain at a sample of h_pos; PCD continues its persistent chains."""
+        if not self.cfg.persistent:
+            return bernoulli(h_pos, self.sampler)
+        B = len(h_pos)
+        if self.chain is None:
+            self.chain = bernoulli(h_pos, self.sampler)
+        if len(self.chain) < B:  # a larger batch than the chains: start the extra ones at data
+            self.chain = torch.cat([self.chain, bernoulli(h_pos[len(self.chain):], self.sampler)])
+        return self.chain[:B]
+
+    def step(self, v_pos: torch.Tensor) -> torch.Tensor:
+        """One CD-k update on v_pos (B, V); returns the summed squared reconstruction error."""
+        rbm, cfg = self.rbm, self.cfg
+        B = len(v_pos)
+        h_pos = rbm.mean_hidden(v_pos)
+        h = self.negative_start(h_pos)
+        # Reconstruction error is of data -> h -> E[v|h]; CD-1's negative phase is exactly that,
+        # other chains need one more product.
+        recon = None if cfg.cd_k == 1 and not cfg.persistent else rbm.mean_visible(
+            h if not cfg.persistent else bernoulli(h_pos, self.sampler))
+        for k in range(cfg.cd_k):
+            v_neg = rbm.sample_visible(h, self.sampler) if cfg.sample_visible \
+                else rbm.mean_visible(h)
+            h_neg = rbm.mean_hidden(v_neg)
+            if cfg.persistent or k < cfg.cd_k - 1:
+                h = bernoulli(h_neg, self.sampler)
+        if cfg.persistent:
+            self.chain[:B] = h
+        self.update(v_pos, h_pos, v_neg, h_neg)
+        return ((v_pos - (v_neg if recon is None else recon)) ** 2).sum()
+
+    def update(self, v_pos, h_pos, v_neg, h_neg) -> None:
+        rbm, cfg, vel = self.rbm, self.cfg, self.vel
+        B, m, lr = len(v_pos), cfg.momentum, cfg.lr
+        x_pos, x_neg = rbm.scaled(v_pos), rbm.scaled(v_neg)
+        sigma_step = self._sigma_step(x_pos, h_pos, x_neg, h_neg) if rbm.cfg.learn_sigma \
+            else None
+        # One GEMM for both phases: [x_pos; x_neg]^T [h_pos; -h_neg] = x_pos^T h_pos - x_neg^T h_neg
+        X = torch.cat([x_pos, x_neg])  # (2B, V)
+        Hs = torch.cat([h_pos, h_neg.neg()])  # (2B, H)
+        vel["W"].mul_(m).addmm_(X.T, Hs, alpha=lr / B).add_(rbm.W, alpha=-lr * cfg.weight_decay)
+        rbm.W.add_(vel["W"])
+        db_vis = (v_pos.sum(0) - v_neg.sum(0)) / B
+        if rbm.gaussian:
+            db_vis = db_vis / rbm.sigma ** 2
+        vel["b_vis"].mul_(m).add_(db_vis, alpha=lr)
+        rbm.b_vis.add_(vel["b_vis"])
+        vel["b_hid"].mul_(m).add_((h_pos.sum(0) - h_neg.sum(0)) / B, alpha=lr)
+        rbm.b_hid.add_(vel["b_hid"])
+        if sigma_step is not None:
+            rbm.log_sigma.add_(sigma_step)
+            rbm.clamp_sigma()
+
+    def _sigma_step(self, x_pos, h_pos, x_neg, h_neg) -> torch.Tensor:
+        """The momentum step of log sigma, from the statistics before this update."""
+        rbm, cfg = self.rbm, self.cfg
+        b = rbm.b_vis / rbm.sigma
+
+        def stat(x, h):  # (x - b/sigma)^2 - x * (h W^T), summed over the batch: (V,)
+            return ((x - b) ** 2 - x * (h @ rbm.W.T)).sum(0)
+
+        grad = (stat(x_pos, h_pos) - stat(x_neg, h_neg)) / len(x_pos)
+        return self.vel["log_sigma"].mul_(cfg.momentum).add_(grad,
+                                                             alpha=cfg.lr * cfg.sigma_lr_scale)
+
+    def state_dict(self) -> dict:
+        state = {f"vel_{k}": v for k, v in self.vel.items()}
+        state.update(sampler=self.sampler.get_state(), batches=self.batches.get_state(),
+                     epoch=self.epoch)
+        if self.chain is not None:
+            state["chain"] = self.chain
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        for k in self.vel:
+            self.vel[k].copy_(state[f"vel_{k}"])
+        self.sampler.set_state(state["sampler"])
+        self.batches.set_state(state["batches"])
+        self.epoch = int(state["epoch"])
+        chain = state.get("chain")
+        self.chain = chain.to(self.rbm.W.device) if chain is not None else None
+
+
+@dataclass
+class EpochRecord:
+    epoch: int
+    recon_error: float  # mean squared error per visible unit, over the epoch's batches
+    seconds: float
+
+
+def fit(trainer: CDTrainer, x: torch.Tensor,
+        on_epoch: Callable[[EpochRecord], None] | None = None) -> list[EpochRecord]:
+    """Train until `trainer.cfg.epochs` epochs are done on x (N, V), already on the device.
+
+    The epoch's error is summed on the device and read once at the end of the epoch, so nothing
+    inside the epoch waits for the host.
+    """
+    rbm, cfg = trainer.rbm, trainer.cfg
+    x = x.to(device=rbm.W.device, dtype=rbm.W.dtype)  # a no-op when already so
+    N, V = x.shape
+    records = []
+    while trainer.epoch < cfg.epochs:
+        start = time.perf_counter()
+        total = torch.zeros((), dtype=x.dtype, device=x.device)
+        for idx in epoch_batches(N, cfg.batch_size, trainer.batches):
+            total += trainer.step(x[idx])
+        error = total.item() / (N * V)
+        seconds = time.perf_counter() - start
+        if not math.isfinite(error):
+            _diverged(rbm, cfg, trainer.epoch + 1)
+        check_finite_or_raise(rbm, cfg, trainer.epoch + 1)
+        trainer.epoch += 1
+        record = EpochRecord(trainer.epoch, error, seconds)
+        records.append(record)
+        if on_epoch is not None:
+            on_epoch(record)
+    return records
+
+
+def check_finite_or_raise(rbm: RBM, cfg: CDConfig, epoch: int) -> None:
+    if not all(torch.isfinite(t).all() for t in (rbm.W, rbm.b_vis, rbm.b_hid, rbm.log_sigma)):
+        _diverged(rbm, cfg, epoch)
+
+
+def _diverged(rbm: RBM, cfg: CDConfig, epoch: int) -> None:
+    cause = ("Gaussian visible units diverge at learning rates binary units tolerate: lower "
+             "--lr (e.g. 0.001) and check the data is standardised" if rbm.gaussian
+             else f"the learning rate {cfg.lr} is too high: lower --lr")
+    raise RBMDivergedError(f"the RBM's weights became NaN/inf in epoch {epoch}; {cause}. "
+                           "The last checkpoint written (if any) is unchanged.")
