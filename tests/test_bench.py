@@ -2,6 +2,8 @@
 
 import json
 
+import torch
+
 from layerwise.cli.main import main
 
 
@@ -14,3 +16,14 @@ def test_bench_lab7_writes_json_and_png(tmp_path, capsys):
     assert stored["steps"] == 4 and printed["speedup_vs_plain"] == stored["speedup_vs_plain"]
     assert {"torch", "revision", "device_name", "python"} <= set(stored["environment"])
     assert (tmp_path / "lab7.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_rbm_bench_pieces_time_real_epochs():
+    from layerwise.bench import rbm
+
+    x = (torch.rand(300, rbm.V, generator=torch.Generator().manual_seed(0)) < 0.3).float()
+    assert rbm.gemm_rate(torch.device("cpu"), torch.float32, n=256, repeats=2) > 1e8
+    for fn in (rbm.time_layerwise, rbm.time_plain):
+        assert fn(x, 0) > 0
+    sk = rbm.time_sklearn(x, 0)
+    assert isinstance(sk, str) and "not installed" in sk or sk > 0

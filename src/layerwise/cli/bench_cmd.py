@@ -8,7 +8,7 @@ from pathlib import Path
 from layerwise.cli.common import add_json, emit
 from layerwise.device import resolve_device
 
-SUITES = ("lab7",)
+SUITES = ("lab7", "rbm")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("suite", choices=SUITES)
     p.add_argument("--device", default="auto")
     p.add_argument("--out", default="bench-results", help="directory for JSON and PNG")
-    p.add_argument("--dataset", default="mnist-10k")
+    p.add_argument("--dataset", help="lab7: mnist-10k (default); rbm: fashion-mnist (default)")
     p.add_argument("--steps", type=int,
                    help="steps to time (default: the course's 20,000 on a GPU, 500 on a CPU)")
     p.add_argument("--seed", type=int, default=0)
@@ -27,10 +27,50 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_bench(args) -> int:
+    return {"lab7": cmd_lab7, "rbm": cmd_rbm}[args.suite](args)
+
+
+def cmd_rbm(args) -> int:
+    from layerwise.bench import harness, rbm
+    from layerwise.train.curves import plot
+
+    device = resolve_device(args.device)
+    dataset = args.dataset or "fashion-mnist"
+    report = rbm.run(dataset, device, args.seed, progress=not args.json)
+    env = report["environment"] = harness.environment(device)
+    out = Path(args.out)
+    json_path = harness.write_report(out, "rbm", report)
+    timed = {n: r["seconds"] for n, r in report["rows"].items() if "seconds" in r}
+    timed["floor"] = report["floor_seconds"]
+    plot(out / "rbm.png", "implementation", {"seconds": list(timed.values())}, list(timed),
+         f"CD-1 epoch, 784x500, batch 100, {env['device_name']}", "s")
+    lines = [f"one CD-1 epoch: {report['examples']:,} x 784 binarised {dataset}, 500 hidden, "
+             f"batch 100 ({env['device_name']}, {env['torch_threads']} threads, torch "
+             f"{env['torch']}, revision {env['revision']})",
+             f"floor = 10 N V H / {report['gemm_flops'] / 1e9:.1f} GFLOP/s (measured float32 "
+             f"GEMM) = {report['floor_seconds']:.3f} s",
+             f"{'implementation':<27} {'seconds':>9} {'x floor':>8}"]
+    for name, row in report["rows"].items():
+        lines.append(f"{name:<27} {row['seconds']:>9.3f} {row['x_floor']:>8.2f}"
+                     if "seconds" in row else f"{name:<27} {row['skipped']}")
+    lines.append("the report's problem, 8000 visible x 20000 hidden, CD-1, batch 100:")
+    lines.append(f"{'precision':<10} {'examples':>8} {'epoch s':>9} {'GFLOP/s':>9} "
+                 f"{'GEMM GFLOP/s':>13} {'of GEMM':>8}")
+    for r in report["large_problem"]:
+        lines.append(f"{r['precision']:<10} {r['examples']:>8} {r['epoch_seconds']:>9.2f} "
+                     f"{r['achieved_flops'] / 1e9:>9.1f} {r['gemm_flops'] / 1e9:>13.1f} "
+                     f"{r['fraction_of_gemm']:>8.0%}")
+    lines.append(f"wrote {json_path} and {out / 'rbm.png'}")
+    emit(lines, report, args.json)
+    return 0
+
+
+def cmd_lab7(args) -> int:
     from layerwise.bench import harness, lab7
     from layerwise.train.curves import plot
 
     device = resolve_device(args.device)
+    args.dataset = args.dataset or "mnist-10k"
     steps = args.steps or (20000 if device.type == "cuda" else 500)
     report = lab7.run(args.dataset, steps, device, args.seed, progress=not args.json)
     report["environment"] = harness.environment(device)
