@@ -7,6 +7,7 @@ import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+import layerwise.rbm
 from layerwise.cli.main import main
 from layerwise.errors import ConfigError
 from layerwise.rbm import RBM, CDConfig, CDTrainer, RBMConfig, fit, io
@@ -169,7 +170,7 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, persistent):
 def test_load_returns_the_model(tmp_path):
     rbm, _ = _trained(epochs=1)
     io.save(tmp_path / "m.pt", rbm, fit_preprocessing(torch.rand(2, 12), "binary", False))
-    loaded = io.load(tmp_path / "m.pt")
+    loaded = layerwise.rbm.load(tmp_path / "m.pt")
     assert torch.equal(loaded.W, rbm.W) and loaded.cfg == rbm.cfg
 
 

@@ -57,8 +57,9 @@ def run_rbm(model: RBMConfig | None, cfg: CDConfig, opts: RBMRun, progress: bool
     dtype = rbm.W.dtype
     x = prep(data.train.x, dtype)
     held = prep(data.val.x[:MEASURE_SAMPLE], dtype) if data.val is not None else None
-    sample = x[:MEASURE_SAMPLE]
     measure_gen = torch.Generator(device).manual_seed(cfg.seed + 2)
+    # A fixed random sample: the gap's level carries sampling noise, its trend is the signal.
+    sample = x[torch.randperm(len(x), generator=measure_gen, device=device)[:MEASURE_SAMPLE]]
     monitor = RBMMonitor(run.logdir) if run.logdir else None
     history: list[dict] = []
 
