@@ -219,3 +219,13 @@ def test_dbn_pretraining_initialises_the_classifier(capsys):
     figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert figures["layers"] == [64, 32]
     assert 0.3 < figures["dbn_accuracy"] <= 1 and 0 < figures["random_init_accuracy"] <= 1
+
+
+def test_gaussian_preprocessing_standardises_with_a_std_floor():
+    x = torch.rand(500, 1, 2, 2, generator=torch.Generator().manual_seed(0))
+    x[:, :, 0, 0] = 0.5  # a pixel that never varies
+    prep = fit_preprocessing(x, "gaussian", False)
+    v = prep(x)
+    assert v[:, 1:].mean(0).abs().max() < 1e-5
+    assert torch.allclose(v[:, 1:].std(0), torch.ones(3), atol=1e-4)
+    assert prep.std[0].item() == pytest.approx(0.05) and v[:, 0].abs().max() < 1e-6

@@ -2,7 +2,9 @@
 
 Binary units take values in [0, 1] (grey levels act as probabilities, as in Hinton's practical
 guide) or, with `binarize`, pixels thresholded at 0.5. Gaussian units take each pixel standardised
-to zero mean and unit variance over the training set; pixels that never vary keep std 1.
+to zero mean and unit variance over the training set, with the std floored at `MIN_STD` (5 % of
+the [0, 1] pixel range): an edge pixel that is almost never on would otherwise turn one stray
+stroke in new data into a value in the hundreds and dominate its free energy.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from dataclasses import dataclass
 import torch
 
 from layerwise.errors import ConfigError
+
+MIN_STD = 0.05
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,5 @@ def fit_preprocessing(x_train: torch.Tensor, visible: str, binarize: bool) -> Pr
     if binarize:
         raise ConfigError("--binarize is for binary visible units, not Gaussian ones.")
     v = x_train.reshape(len(x_train), -1).double()
-    std = v.std(0)
-    std = torch.where(std > 1e-8, std, torch.ones_like(std))
+    std = v.std(0).clamp_min(MIN_STD)
     return Preprocessing(visible, False, v.mean(0).float(), std.float())
