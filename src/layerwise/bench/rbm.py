@@ -23,7 +23,7 @@ import torch
 
 from layerwise.data.datasets import load_dataset
 from layerwise.rbm.model import RBM, RBMConfig
-from layerwise.rbm.train import CDConfig, CDTrainer
+from layerwise.rbm.train import CDConfig, CDTrainer, fit
 
 V, H, B = 784, 500, 100
 
@@ -51,17 +51,12 @@ def gemm_rate(device: torch.device, dtype: torch.dtype, n: int = 2048, repeats: 
 
 def time_layerwise(x: torch.Tensor, seed: int) -> float:
     rbm = RBM(RBMConfig(V, H), torch.Generator().manual_seed(seed)).to(x.device)
-    trainer = CDTrainer(rbm, CDConfig(batch_size=B, lr=0.05, momentum=0.5, seed=seed))
+    trainer = CDTrainer(rbm, CDConfig(epochs=1, batch_size=B, lr=0.05, momentum=0.5,
+                                      seed=seed))
     for _ in range(10):  # warm-up
         trainer.step(x[:B])
-    total = torch.zeros((), device=x.device)
     _sync(x.device)
-    start = time.perf_counter()
-    perm = torch.randperm(len(x), generator=trainer.batches, device=x.device)
-    for idx in perm.split(B):
-        total += trainer.step(x[idx])
-    _sync(x.device)
-    return time.perf_counter() - start
+    return fit(trainer, x)[0].seconds  # fit reads the epoch's error: the device is synchronised
 
 
 def time_plain(x: torch.Tensor, seed: int) -> float:
@@ -143,15 +138,11 @@ def large_problem(device: torch.device, examples: int, seed: int = 0) -> list[di
             rate = gemm_rate(device, dtype, n=2048 if device.type == "cpu" else 8192)
             rbm = RBM(RBMConfig(V_big, H_big, dtype=name if name != "tf32" else "float32"),
                       torch.Generator().manual_seed(seed)).to(device)
-            trainer = CDTrainer(rbm, CDConfig(batch_size=B, seed=seed))
+            trainer = CDTrainer(rbm, CDConfig(epochs=1, batch_size=B, seed=seed))
             xs = x.to(dtype)
             trainer.step(xs[:B])  # warm-up
             _sync(device)
-            start = time.perf_counter()
-            for v in xs.split(B):
-                trainer.step(v)
-            _sync(device)
-            seconds = time.perf_counter() - start
+            seconds = fit(trainer, xs)[0].seconds
         finally:
             torch.backends.cuda.matmul.allow_tf32 = previous
         achieved = 10 * examples * V_big * H_big / seconds

@@ -10,7 +10,6 @@ import torch
 from layerwise.cli.common import add_data_source, add_json, emit
 from layerwise.cli.train_cmd import add_device
 from layerwise.data.datasets import load_dataset
-from layerwise.device import resolve_device
 from layerwise.errors import ConfigError
 from layerwise.rbm import io
 from layerwise.rbm.data import fit_preprocessing
@@ -21,7 +20,7 @@ from layerwise.rbm.measures import MAX_ENUMERATE, ais, exact_log_z, log_likeliho
 from layerwise.rbm.model import DTYPES, RBMConfig
 from layerwise.rbm.run import RBMRun, gibbs_samples, run_rbm, sample_grid
 from layerwise.rbm.train import CDConfig
-from layerwise.train.run import RunConfig
+from layerwise.train.run import RunConfig, setup_device
 from layerwise.train.trainer import TrainConfig
 
 
@@ -148,16 +147,21 @@ def cmd_train(args) -> int:
 
 
 def _load(args):
-    device = resolve_device(getattr(args, "device", "cpu"))
+    """The checkpoint's RBM and preprocessing, on the device the flags choose."""
+    device = setup_device(_run_config(args))
     payload = io.load_payload(args.checkpoint)
     rbm = io.rbm_from_payload(payload, args.checkpoint).to(device)
     return rbm, io.load_preprocessing(payload), device
 
 
-def _check_size(rbm, data, args) -> None:
+def _load_data(args, rbm, device):
+    """--dataset, checked to have one pixel per visible unit of the checkpoint's RBM."""
+    data = load_dataset(args.dataset, data_dir=args.data_dir, offline=args.offline,
+                        device=device, progress=False)
     if data.train.x[0].numel() != rbm.cfg.n_visible:
         raise ConfigError(f"{args.checkpoint} has {rbm.cfg.n_visible} visible units but "
                           f"{args.dataset}'s images have {data.train.x[0].numel()} pixels.")
+    return data
 
 
 def cmd_sample(args) -> int:
@@ -167,10 +171,7 @@ def cmd_sample(args) -> int:
     generator = torch.Generator(device).manual_seed(args.seed)
     start = None
     if args.from_data:
-        data = load_dataset(args.dataset, data_dir=args.data_dir, offline=args.offline,
-                            device=device, progress=False)
-        _check_size(rbm, data, args)
-        start = prep(data.test.x[:args.n], rbm.W.dtype)
+        start = prep(_load_data(args, rbm, device).test.x[:args.n], rbm.W.dtype)
     samples = gibbs_samples(rbm, args.n, args.steps, generator, start)
     grid = sample_grid(samples, prep)
     if grid is None:
@@ -184,10 +185,7 @@ def cmd_sample(args) -> int:
 
 def cmd_features(args) -> int:
     rbm, prep, device = _load(args)
-    data = load_dataset(args.dataset, data_dir=args.data_dir, offline=args.offline,
-                        device=device, progress=False)
-    _check_size(rbm, data, args)
-    figures = compare(rbm, prep, data)
+    figures = compare(rbm, prep, _load_data(args, rbm, device))
     emit([f"softmax on RBM features {figures['feature_accuracy']:.4f}, on raw pixels "
           f"{figures['raw_accuracy']:.4f} ({args.dataset} test set)"], figures, args.json)
     return 0
@@ -195,9 +193,7 @@ def cmd_features(args) -> int:
 
 def cmd_ais(args) -> int:
     rbm, prep, device = _load(args)
-    data = load_dataset(args.dataset, data_dir=args.data_dir, offline=args.offline,
-                        device=device, progress=False)
-    _check_size(rbm, data, args)
+    data = _load_data(args, rbm, device)
     x_train, x_test = prep(data.train.x, rbm.W.dtype), prep(data.test.x, rbm.W.dtype)
     if not rbm.gaussian:  # a likelihood of binary vectors: grey levels are thresholded
         x_train, x_test = (x_train > 0.5).to(x_train), (x_test > 0.5).to(x_test)
@@ -238,9 +234,7 @@ def cmd_dbn(args) -> int:
         layers = tuple(int(h) for h in args.layers.split(",") if h.strip())
     except ValueError:
         raise ConfigError(f"--layers {args.layers!r} is not a list of whole numbers.") from None
-    device = resolve_device(args.device)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    device = setup_device(_run_config(args))
     data = load_dataset(args.dataset, data_dir=args.data_dir, offline=args.offline,
                         seed=args.seed, device=device, progress=not args.json)
     prep = fit_preprocessing(data.train.x, "binary", args.binarize)

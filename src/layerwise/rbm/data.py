@@ -9,10 +9,12 @@ stroke in new data into a value in the hundreds and dominate its free energy.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
+from layerwise.data.datasets import Dataset, Split
 from layerwise.errors import ConfigError
 
 MIN_STD = 0.05
@@ -60,3 +62,17 @@ def fit_preprocessing(x_train: torch.Tensor, visible: str, binarize: bool) -> Pr
     v = x_train.reshape(len(x_train), -1).double()
     std = v.std(0).clamp_min(MIN_STD)
     return Preprocessing(visible, False, v.mean(0).float(), std.float())
+
+
+def chunked(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, size: int = 5000
+            ) -> torch.Tensor:
+    """f applied to x in chunks of `size` rows (bounded memory for the intermediate tensors)."""
+    return torch.cat([f(chunk) for chunk in x.split(size)])
+
+
+def map_inputs(data: Dataset, f: Callable[[torch.Tensor], torch.Tensor]) -> Dataset:
+    """`data` with every split's inputs replaced by f(inputs); labels kept."""
+    def split(s: Split | None) -> Split | None:
+        return None if s is None else Split(chunked(f, s.x), s.y)
+    return Dataset(data.name, data.task, split(data.train), split(data.val), split(data.test),
+                   data.classes, data.source)

@@ -16,9 +16,9 @@ import time
 import torch
 from torch import nn
 
-from layerwise.data.datasets import Dataset, Split
+from layerwise.data.datasets import Dataset
 from layerwise.errors import ConfigError
-from layerwise.rbm.data import Preprocessing
+from layerwise.rbm.data import Preprocessing, chunked, map_inputs
 from layerwise.rbm.model import RBM, RBMConfig
 from layerwise.rbm.train import CDConfig, CDTrainer, fit
 from layerwise.train.trainer import TrainConfig, evaluate, train
@@ -38,7 +38,7 @@ def pretrain(x: torch.Tensor, layers: tuple[int, ...], cfg: CDConfig, progress: 
             print(f"layer {depth + 1}: rbm {inputs.shape[1]}x{n_hidden}, {len(records)} epochs, "
                   f"recon error {records[-1].recon_error:.5f}", flush=True)
         rbms.append(rbm)
-        inputs = torch.cat([rbm.transform(chunk) for chunk in inputs.split(5000)])
+        inputs = chunked(rbm.transform, inputs)
     return rbms
 
 
@@ -65,19 +65,12 @@ def random_like(net: nn.Sequential, seed: int) -> nn.Sequential:
     return fresh
 
 
-def prepared(data: Dataset, prep: Preprocessing) -> Dataset:
-    def f(split: Split | None) -> Split | None:
-        return None if split is None else Split(prep(split.x), split.y)
-    return Dataset(data.name, data.task, f(data.train), f(data.val), f(data.test),
-                   data.classes, data.source)
-
-
 def run_dbn(data: Dataset, prep: Preprocessing, layers: tuple[int, ...], cd: CDConfig,
             finetune: TrainConfig, progress: bool = False) -> dict:
     """Pretrain, fine-tune, and fine-tune the randomly initialised twin; both test accuracies."""
     if data.task != "classification":
         raise ConfigError(f"a DBN classifier needs labelled data; {data.name} has none.")
-    data = prepared(data, prep)
+    data = map_inputs(data, prep)
     start = time.perf_counter()
     rbms = pretrain(data.train.x, layers, cd, progress)
     pretrain_seconds = time.perf_counter() - start

@@ -8,19 +8,13 @@ from __future__ import annotations
 
 import torch
 
-from layerwise.data.datasets import Dataset, Split
+from layerwise.data.datasets import Dataset
 from layerwise.nn.models import ModelConfig, build_model
-from layerwise.rbm.data import Preprocessing
+from layerwise.rbm.data import Preprocessing, map_inputs
 from layerwise.rbm.model import RBM
 from layerwise.train.trainer import TrainConfig, evaluate, train
 
 RECIPE = TrainConfig(optimizer="adam", lr=1e-3, batch_size=100, epochs=10)
-
-
-def _map(split: Split | None, f) -> Split | None:
-    if split is None:
-        return None
-    return Split(torch.cat([f(x) for x in split.x.split(5000)]), split.y)
 
 
 def softmax_accuracy(data: Dataset, cfg: TrainConfig = RECIPE, seed: int = 0) -> float:
@@ -40,9 +34,5 @@ def compare(rbm: RBM, prep: Preprocessing, data: Dataset, cfg: TrainConfig = REC
     def features(x):
         return rbm.transform(prep(x, rbm.W.dtype)).float()
 
-    results = {}
-    for name, f in (("feature_accuracy", features), ("raw_accuracy", pixels)):
-        mapped = Dataset(data.name, data.task, _map(data.train, f), _map(data.val, f),
-                         _map(data.test, f), data.classes, data.source)
-        results[name] = softmax_accuracy(mapped, cfg)
-    return results
+    return {name: softmax_accuracy(map_inputs(data, f), cfg)
+            for name, f in (("feature_accuracy", features), ("raw_accuracy", pixels))}

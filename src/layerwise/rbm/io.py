@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-
 from layerwise.rbm.data import Preprocessing
 from layerwise.rbm.model import RBM, RBMConfig
 from layerwise.rbm.train import CDConfig, CDTrainer
@@ -56,7 +54,5 @@ def resume_trainer(payload: dict, rbm: RBM, epochs: int | None = None) -> CDTrai
     if epochs is not None:
         stored["epochs"] = epochs
     trainer = CDTrainer(rbm, CDConfig(**stored))
-    trainer.load_state_dict({k: (v.to(rbm.W.device) if isinstance(v, torch.Tensor)
-                                 and k.startswith(("vel_", "chain")) else v)
-                             for k, v in payload["optimizer"].items()})
+    trainer.load_state_dict(payload["optimizer"])
     return trainer

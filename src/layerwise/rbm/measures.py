@@ -63,7 +63,7 @@ def exact_log_z(rbm: RBM) -> float:
     h = _all_states(H, torch.float64, W.device)
     top_down = h @ W.T  # (2^H, V)
     if rbm.gaussian:  # integrate v out: each v_i is Gaussian given h
-        sigma = rbm.sigma.double() if rbm.cfg.learn_sigma else torch.ones_like(b_vis)
+        sigma = rbm.sigma.double()
         terms = h @ b_hid + (b_vis / sigma * top_down + top_down ** 2 / 2).sum(1)
         return (torch.logsumexp(terms, 0) + rbm.log_normaliser_gaussian().double()).item()
     return torch.logsumexp(h @ b_hid + F.softplus(top_down + b_vis).sum(1), 0).item()
@@ -103,7 +103,7 @@ def ais(rbm: RBM, data: torch.Tensor | None = None, runs: int = 100, betas: int 
     W, b_vis, b_hid = rbm.W.double(), rbm.b_vis.double(), rbm.b_hid.double()
     V, H = W.shape
     device = W.device
-    sigma = rbm.sigma.double() if rbm.cfg.learn_sigma else torch.ones_like(b_vis)
+    sigma = rbm.sigma.double()
     if rbm.gaussian:
         b_A = b_vis
         log_z_A = rbm.log_normaliser_gaussian().double().item() + H * math.log(2)

@@ -186,9 +186,7 @@ def fit(trainer: CDTrainer, x: torch.Tensor,
             total += trainer.step(x[idx])
         error = total.item() / (N * V)
         seconds = time.perf_counter() - start
-        if not math.isfinite(error):
-            _diverged(rbm, cfg, trainer.epoch + 1)
-        check_finite_or_raise(rbm, cfg, trainer.epoch + 1)
+        check_finite(rbm, cfg, trainer.epoch + 1, error)
         trainer.epoch += 1
         record = EpochRecord(trainer.epoch, error, seconds)
         records.append(record)
@@ -197,12 +195,11 @@ def fit(trainer: CDTrainer, x: torch.Tensor,
     return records
 
 
-def check_finite_or_raise(rbm: RBM, cfg: CDConfig, epoch: int) -> None:
-    if not all(torch.isfinite(t).all() for t in (rbm.W, rbm.b_vis, rbm.b_hid, rbm.log_sigma)):
-        _diverged(rbm, cfg, epoch)
-
-
-def _diverged(rbm: RBM, cfg: CDConfig, epoch: int) -> None:
+def check_finite(rbm: RBM, cfg: CDConfig, epoch: int, error: float) -> None:
+    """Stop, naming the likely cause, once the epoch's error or any parameter is NaN/inf."""
+    params = (rbm.W, rbm.b_vis, rbm.b_hid, rbm.log_sigma)
+    if math.isfinite(error) and all(torch.isfinite(t).all() for t in params):
+        return
     cause = ("Gaussian visible units diverge at learning rates binary units tolerate: lower "
              "--lr (e.g. 0.001) and check the data is standardised" if rbm.gaussian
              else f"the learning rate {cfg.lr} is too high: lower --lr")
