@@ -88,3 +88,31 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def rank_env(rank: int, ranks: int, port: int) -> dict:
+    """The variables torchrun gives each worker (static rendezvous on loopback)."""
+    import os
+
+    return {**os.environ, "RANK": str(rank), "LOCAL_RANK": str(rank), "WORLD_SIZE": str(ranks),
+            "LOCAL_WORLD_SIZE": str(ranks), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port),
+            "OMP_NUM_THREADS": "1"}
+
+
+def start_ranks(argv: list[str], ranks: int, **popen) -> list:
+    """Start `ranks` processes running `argv` as one distributed job; return the Popen objects."""
+    import subprocess
+
+    port = free_port()
+    return [subprocess.Popen(argv, env=rank_env(r, ranks, port), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, **popen) for r in range(ranks)]
+
+
+def run_ranks(argv: list[str], ranks: int, timeout: float = 180) -> list[tuple[int, str, str]]:
+    """Run a distributed job to the end; (exit code, stdout, stderr) per rank."""
+    procs = start_ranks(argv, ranks)
+    results = []
+    for p in procs:
+        out, err = p.communicate(timeout=timeout)
+        results.append((p.returncode, out, err))
+    return results

@@ -10,14 +10,17 @@ import torch
 from layerwise.cli.common import add_data_source, add_json, emit
 from layerwise.cli.train_cmd import add_device
 from layerwise.data.datasets import load_dataset
+from layerwise.distributed import env_world_size
 from layerwise.errors import ConfigError
-from layerwise.rbm import io
+from layerwise.rbm import comm, io
 from layerwise.rbm.data import fit_preprocessing
 from layerwise.rbm.dbn import run_dbn
 from layerwise.rbm.features import compare
 from layerwise.rbm.images import save_png
 from layerwise.rbm.measures import MAX_ENUMERATE, ais, exact_log_z, log_likelihood
 from layerwise.rbm.model import DTYPES, RBMConfig
+from layerwise.rbm.parallel import ALGORITHMS, ParallelConfig
+from layerwise.rbm.parallel_run import run_parallel
 from layerwise.rbm.run import RBMRun, gibbs_samples, run_rbm, sample_grid
 from layerwise.rbm.train import CDConfig
 from layerwise.train.run import RunConfig, setup_device
@@ -45,8 +48,31 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--images", metavar="DIR", help="write filters.png here")
     t.add_argument("--eval-features", action="store_true",
                    help="softmax on RBM features vs on raw pixels, same recipe, same run")
+    par = t.add_argument_group("parallel training (under torchrun; see README)")
+    par.add_argument("--parallel", choices=ALGORITHMS,
+                     help="split the RBM over the ranks: model (the report's algorithm), data "
+                          "(batch slices, all-reduced updates) or visible (for H < V/2)")
+    par.add_argument("--sync-every", type=int, default=80, metavar="N",
+                     help="model: batches between weight synchronisations (default 80; 0 never)")
+    par.add_argument("--rng-blocks", type=int, default=48, metavar="G",
+                     help="units per layer are drawn in G blocks with their own generators, so "
+                          "samples do not depend on the number of ranks (default 48)")
+    par.add_argument("--shards", metavar="DIR",
+                     help="write a sharded checkpoint here after every epoch (resume it with "
+                          "--resume DIR and the same number of ranks)")
     add_json(t)
     t.set_defaults(func=cmd_train)
+
+    c = cmds.add_parser("comm-table", help="bytes each parallel algorithm sends",
+                        description="The report's communication model: bytes sent per epoch "
+                        "by all ranks for each algorithm and K, and its inequality.")
+    c.add_argument("--visible", type=int, default=8000, help="visible units (default 8000)")
+    c.add_argument("--hidden", type=int, default=20000, help="hidden units (default 20000)")
+    c.add_argument("--examples", type=int, default=8000, help="examples per epoch (8000)")
+    c.add_argument("--batch-size", type=int, default=1000, help="mini-batch (default 1000)")
+    c.add_argument("--ranks", default="1,2,4,8", help="K values (default 1,2,4,8)")
+    add_json(c)
+    c.set_defaults(func=cmd_comm_table)
 
     s = cmds.add_parser("sample", help="Gibbs samples from a trained RBM as a PNG")
     s.add_argument("checkpoint")
@@ -125,10 +151,14 @@ def _cd_config(args, gaussian: bool = False) -> CDConfig:
 def _run_config(args, **kw) -> RunConfig:
     return RunConfig(dataset=args.dataset, data_dir=args.data_dir, offline=args.offline,
                      device=args.device, threads=args.threads,
-                     gpu_memory_fraction=args.gpu_memory_fraction, **kw)
+                     gpu_memory_fraction=args.gpu_memory_fraction, timeout=args.timeout, **kw)
 
 
 def cmd_train(args) -> int:
+    if args.parallel or env_world_size() > 1:
+        return cmd_train_parallel(args)
+    if args.shards:
+        raise ConfigError("--shards is for parallel runs; add --parallel model|data|visible.")
     cfg = _cd_config(args, args.visible == "gaussian")
     model = None if args.resume else RBMConfig(1, args.hidden, visible=args.visible,
                                                learn_sigma=args.learn_sigma, dtype=args.dtype)
@@ -143,6 +173,64 @@ def cmd_train(args) -> int:
         lines.append(f"softmax on RBM features {figures['feature_accuracy']:.4f}, "
                      f"on raw pixels {figures['raw_accuracy']:.4f}")
     emit(lines, figures, args.json)
+    return 0
+
+
+def cmd_train_parallel(args) -> int:
+    if not args.parallel:
+        raise ConfigError(f"this job runs on {env_world_size()} ranks; choose how to split the "
+                          "RBM with --parallel model|data|visible.")
+    if args.eval_features or args.images or args.logdir:
+        raise ConfigError("--eval-features, --images and --logdir are for single-process runs; "
+                          "run them on the checkpoint that --save writes (rbm features, rbm "
+                          "sample).")
+    cfg = _cd_config(args, args.visible == "gaussian")
+    par = ParallelConfig(args.parallel, args.sync_every, args.rng_blocks)
+    model = None if args.resume else RBMConfig(1, args.hidden, visible=args.visible,
+                                               learn_sigma=args.learn_sigma, dtype=args.dtype)
+    opts = RBMRun(run=_run_config(args, resume=args.resume), binarize=args.binarize,
+                  save=args.save)
+    figures = run_parallel(model, cfg, par, opts, shards=args.shards, progress=not args.json)
+    if not figures:  # ranks other than 0 report nothing
+        return 0
+    sent = figures["sent_bytes_per_epoch"]
+    lines = [f"{figures['model']} on {figures['dataset']}, {figures['ranks']} rank(s), "
+             f"{figures['parallel']} algorithm ({figures['device']}): {figures['epochs']} "
+             f"epochs, {figures['epoch_seconds'] or 0:.3f} s per epoch, test recon error "
+             f"{figures['recon_error']:.5f}",
+             f"sent per epoch: {sum(sent) / 1e6:.3f} MB by all ranks (per rank "
+             f"{', '.join(f'{b / 1e6:.3f}' for b in sent)}); the communication model says "
+             f"{figures['model_bytes_per_epoch'] / 1e6:.3f} MB"]
+    if figures["sync_drift"]:
+        lines.append(f"weight synchronisations: {len(figures['sync_drift'])}, largest drift "
+                     f"removed {max(figures['sync_drift']):.3g}")
+    emit(lines, figures, args.json)
+    return 0
+
+
+def cmd_comm_table(args) -> int:
+    try:
+        ranks = [int(k) for k in args.ranks.split(",") if k.strip()]
+    except ValueError:
+        raise ConfigError(f"--ranks {args.ranks!r} is not a list of whole numbers.") from None
+    if not ranks or min(ranks) < 1:
+        raise ConfigError("--ranks needs whole numbers of at least 1, e.g. 1,2,4,8.")
+    p = comm.Problem(args.visible, args.hidden, args.examples, args.batch_size)
+    t = comm.table(p, ranks)
+    lines = [f"MB (10^6 bytes) sent per epoch by all ranks together: V={p.n_visible}, "
+             f"H={p.n_hidden}, N={p.examples}, batch {p.batch_size} (weight synchronisation "
+             "excluded, as in the report)",
+             f"{'algorithm':<9} {'visible':<9} {'precision':<9}"
+             + "".join(f"{'K=' + str(k):>11}" for k in ranks)]
+    for r in t["rows"]:
+        lines.append(f"{r['algorithm']:<9} {r['visible']:<9} {r['precision']:<9}"
+                     + "".join(f"{b / 1e6:>11.1f}" for b in r["bytes"]))
+    lines.append("the report's inequality m h K + 4 m v K >= 4 v h (when it holds, "
+                 "synchronising weights after every update sends less):")
+    for q in t["inequality"]:
+        lines.append(f"  K={q['ranks']}: {q['lhs']:,} {'>=' if q['holds'] else '<'} "
+                     f"{q['rhs']:,}: {'holds' if q['holds'] else 'does not hold'}")
+    emit(lines, t, args.json)
     return 0
 
 

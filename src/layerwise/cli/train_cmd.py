@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from layerwise.cli.common import add_data_source, add_json, emit
+from layerwise.distributed import DEFAULT_TIMEOUT
 from layerwise.errors import ConfigError
 from layerwise.nn.layers import ACTIVATIONS
 from layerwise.nn.models import MODELS
@@ -28,6 +29,9 @@ def add_device(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, help="CPU threads for PyTorch")
     p.add_argument("--gpu-memory-fraction", type=float, metavar="F",
                    help="cap this process's share of the GPU's memory (0 < F <= 1)")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help="under torchrun: how long a rank waits for the others before it stops "
+                        f"with an error (default {DEFAULT_TIMEOUT:g})")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -114,7 +118,7 @@ def run_config(args) -> RunConfig:
         logdir=getattr(args, "logdir", None), checkpoint=getattr(args, "checkpoint", None),
         resume=getattr(args, "resume", None), init=getattr(args, "init", None),
         freeze=getattr(args, "freeze", 0), val_size=getattr(args, "val_size", None),
-        curves=getattr(args, "curves", None))
+        curves=getattr(args, "curves", None), timeout=args.timeout)
 
 
 def result_line(figures: dict) -> str:

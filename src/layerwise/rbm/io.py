@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from layerwise.errors import ConfigError
 from layerwise.rbm.data import Preprocessing
 from layerwise.rbm.model import RBM, RBMConfig
 from layerwise.rbm.train import CDConfig, CDTrainer
@@ -19,13 +20,16 @@ KIND = "rbm"
 
 
 def save(path: str | Path, rbm: RBM, prep: Preprocessing, trainer: CDTrainer | None = None,
-         dataset: str = "") -> Path:
-    """Write `rbm` (and, given `trainer`, everything needed to resume) atomically to `path`."""
+         dataset: str = "", epochs: int = 0, train_config: CDConfig | None = None) -> Path:
+    """Write `rbm` (and, given `trainer`, everything needed to resume) atomically to `path`.
+
+    Without a trainer the checkpoint is the model alone, recording `epochs` and `train_config`
+    (what a parallel run writes with --save)."""
     return save_checkpoint(
         path, kind=KIND, model_config=rbm.cfg.to_dict(), state=rbm.state_dict(),
-        step=trainer.epoch if trainer else 0,
+        step=trainer.epoch if trainer else epochs,
         optimizer=trainer.state_dict() if trainer else None,
-        train_config=trainer.cfg if trainer else None,
+        train_config=trainer.cfg if trainer else train_config,
         extra={"dataset": dataset, "prep": prep.to_dict()})
 
 
@@ -50,6 +54,10 @@ def load_preprocessing(payload: dict) -> Preprocessing:
 
 def resume_trainer(payload: dict, rbm: RBM, epochs: int | None = None) -> CDTrainer:
     """A CDTrainer continuing the saved run (to `epochs` in total if given)."""
+    if "optimizer" not in payload or "train" not in payload:
+        raise ConfigError("this checkpoint holds a model without its training state (a "
+                          "parallel run's --save); resume that run from its --shards "
+                          "directory instead.")
     stored = dict(payload["train"])
     if epochs is not None:
         stored["epochs"] = epochs

@@ -14,6 +14,7 @@ import torch
 
 from layerwise.data.datasets import Dataset, load_dataset
 from layerwise.device import resolve_device
+from layerwise.distributed import DEFAULT_TIMEOUT
 from layerwise.errors import ConfigError
 from layerwise.nn.models import ModelConfig, build_model, freeze_layers
 from layerwise.train.checkpoint import (
@@ -43,6 +44,7 @@ class RunConfig:
     freeze: int = 0
     val_size: int | None = None
     curves: str | None = None  # directory for the per-evaluation curves (CSV and PNG)
+    timeout: float = DEFAULT_TIMEOUT  # seconds a rank waits for the others (distributed runs)
 
     def __post_init__(self):
         if self.resume and self.init:

@@ -1,0 +1,500 @@
+"""CD-1 for one RBM split over K ranks: the report's model-parallel algorithm and two variants.
+
+Partition. The hidden units are cut into G = `rng_blocks` contiguous blocks, and so are the
+visible units; rank k owns blocks [k G / K, (k + 1) G / K) of each: hidden units J_k and visible
+units I_k. Every block draws its random numbers from its own generator, seeded from the run's
+seed and the block's index, and always for the whole mini-batch, so the sample a unit gets for
+an example does not depend on K or on the algorithm.
+
+The `model` algorithm (the report's). Every rank sees the whole mini-batch (the batch order
+comes from a generator seeded alike on every rank). Rank k holds
+
+    W_cols = W[:, J_k]    (V, |J_k|)   the weights into its hidden units ("green")
+    W_rows = W[I_k, :]    (|I_k|, H)   the weights into its visible units ("purple")
+    b_hid[J_k], b_vis[I_k]             each bias is owned by one rank only
+
+so a weight W[i, j] with i in I_m, j in J_k (m != k) lives on two ranks. Per mini-batch v_pos
+(B, V):
+
+    1. h_pos[:, J_k] = sample sigmoid(b_hid[J_k] + v_pos W_cols); all-gather as packed bits
+       (1 bit per unit) -> h_pos (B, H).      Meanwhile: G_cols  = v_pos^T h_pos[:, J_k]
+    2. v_neg[:, I_k] = sample p(v | h_pos) through W_rows; all-gather (bits for binary units,
+       floats for Gaussian ones) -> v_neg (B, V). Meanwhile: G_rows = v_pos[:, I_k]^T h_pos
+    3. h_neg[:, J_k] = sample sigmoid(b_hid[J_k] + v_neg W_cols); all-gather as bits
+       -> h_neg (B, H).                         Meanwhile: G_cols -= v_neg^T h_neg[:, J_k]
+    4. G_rows -= v_neg[:, I_k]^T h_neg; momentum step on W_cols, W_rows and the owned biases:
+       vel = m vel + lr (G / B - weight_decay W); W += vel.
+
+"Meanwhile" is literal: each exchange is an asynchronous collective and the product beside it
+needs nothing from it, so it computes while the states are on the wire (what the report's
+reader and writer threads did).
+
+The statistics use sampled states, as in the report. With binary data every product above is a
+sum of 0/1 products: an integer, exact in floating point whatever the summation order. So both
+copies of a duplicated weight receive bit-identical updates and a K-rank run gives the 1-rank
+run's weights bit for bit. One caveat: the hidden *inputs* are float sums computed by products
+of different shapes for different K, which can differ in the last bit; that changes a sample
+only when a uniform draw lands within that rounding of its probability (about one draw in 10^7),
+after which the two runs follow different (equally valid) chains. Gaussian visible states are
+floats, so the copies drift apart by rounding: every `sync_every` batches `synchronise` copies
+each rank's rows (purple) over the other ranks' columns (green) with one all-to-all, and
+records the largest difference it removed.
+
+The `data` variant (the report's simplest alternative): every rank holds all of W, runs CD-1 on
+its 1/K slice of each mini-batch, and all-reduces the statistics (V H + V + H floats); every rank
+then takes the same step. The `visible` variant (for H well below V): rank k holds only W_rows;
+the hidden inputs are partial sums v[:, I_k] W_rows, reduce-scattered so that rank k receives
+the totals for J_k; it samples those and all-gathers the bits. Its visible units need nothing
+from the others. Each weight lives on one rank, so nothing drifts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import torch
+
+from layerwise.data.datasets import epoch_batches
+from layerwise.distributed import Dist
+from layerwise.distributed.bits import pack_bits, packed_size, unpack_bits
+from layerwise.errors import ConfigError
+from layerwise.rbm.model import RBM
+from layerwise.rbm.train import CDConfig, RBMDivergedError
+
+ALGORITHMS = ("model", "data", "visible")
+
+
+@dataclass(frozen=True)
+class ParallelConfig:
+    """How the RBM is split. `sync_every`: batches between weight synchronisations (model
+    algorithm; the report used every 8,000 images, i.e. 80 batches of 100); 0 never syncs."""
+
+    algorithm: str = "model"
+    sync_every: int = 80
+    rng_blocks: int = 48
+
+    def __post_init__(self):
+        if self.algorithm not in ALGORITHMS:
+            raise ConfigError(f"--parallel must be one of {', '.join(ALGORITHMS)}, got "
+                              f"{self.algorithm!r}.")
+        if self.sync_every < 0 or self.rng_blocks < 1:
+            raise ConfigError("--sync-every must be >= 0 and --rng-blocks >= 1.")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Partition:
+    """n units in `blocks` contiguous blocks; rank k of K owns blocks [k G/K, (k+1) G/K)."""
+
+    n: int
+    blocks: int
+    ranks: int
+
+    def block_bounds(self, b: int) -> tuple[int, int]:
+        return b * self.n // self.blocks, (b + 1) * self.n // self.blocks
+
+    def owned_blocks(self, rank: int) -> range:
+        return range(rank * self.blocks // self.ranks, (rank + 1) * self.blocks // self.ranks)
+
+    def units(self, rank: int) -> slice:
+        blocks = self.owned_blocks(rank)
+        return slice(self.block_bounds(blocks.start)[0], self.block_bounds(blocks.stop)[0])
+
+    def sizes(self) -> list[int]:
+        return [self.units(k).stop - self.units(k).start for k in range(self.ranks)]
+
+
+class BlockSampler:
+    """Random numbers for a range of blocks of units, one generator per block.
+
+    Block b of layer `salt` is seeded with seed * 2^20 + salt * 2^16 + b, so the draws for a unit
+    are the same whichever rank owns it."""
+
+    def __init__(self, part: Partition, blocks: range, seed: int, salt: int,
+                 device: torch.device):
+        self.part, self.blocks = part, blocks
+        self.generators = [torch.Generator(device).manual_seed((seed << 20) + (salt << 16) + b)
+                           for b in blocks]
+
+    def draw(self, B: int, normal: bool = False) -> torch.Tensor:
+        """(B, units of the blocks) float32 uniforms (or standard normals)."""
+        parts = []
+        for b, g in zip(self.blocks, self.generators, strict=True):
+            lo, hi = self.part.block_bounds(b)
+            fn = torch.randn if normal else torch.rand
+            parts.append(fn(B, hi - lo, generator=g, dtype=torch.float32, device=g.device))
+        return torch.cat(parts, 1) if len(parts) != 1 else parts[0]
+
+    def state(self) -> list[torch.Tensor]:
+        return [g.get_state() for g in self.generators]
+
+    def set_state(self, states: list[torch.Tensor]) -> None:
+        for g, s in zip(self.generators, states, strict=True):
+            g.set_state(s)
+
+
+def momentum_step(W: torch.Tensor, vel: torch.Tensor, G: torch.Tensor, lr_b: float, m: float,
+                  decay: float) -> None:
+    """vel = m vel + lr (G / B - weight_decay W); W += vel, with lr_b = lr / B and
+    decay = lr * weight_decay. Each operation rounds once and none is fused, so two ranks
+    holding the same weight with different memory layouts compute the same bits."""
+    vel.mul_(m).add_(G.mul_(lr_b))
+    if decay:
+        vel.sub_(W * decay)
+    W.add_(vel)
+
+
+@dataclass
+class Held:
+    """The tensors one rank holds (None where its algorithm does not need them)."""
+
+    W_cols: torch.Tensor | None = None  # (V, |J_k|)
+    W_rows: torch.Tensor | None = None  # (|I_k|, H)
+    b_hid: torch.Tensor | None = None  # (|J_k|,) or (H,) for the data algorithm
+    b_vis: torch.Tensor | None = None  # (|I_k|,) or (V,)
+    vel: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        named = {"W_cols": self.W_cols, "W_rows": self.W_rows, "b_hid": self.b_hid,
+                 "b_vis": self.b_vis}
+        return {k: v for k, v in named.items() if v is not None}
+
+
+class ParallelCD:
+    """CD-1 on this rank's share of one RBM. `step(v_pos)` runs one mini-batch; see the module
+    docstring for what each algorithm computes and sends."""
+
+    def __init__(self, init: RBM, cd: CDConfig, par: ParallelConfig, dist: Dist):
+        if cd.cd_k != 1 or cd.persistent:
+            raise ConfigError("--parallel trains by CD-1, the report's algorithm; drop --cd-k "
+                              "and --pcd.")
+        if init.cfg.learn_sigma:
+            raise ConfigError("--parallel trains Gaussian units with sigma fixed at 1 "
+                              "(standardised data); drop --learn-sigma.")
+        K, V, H = dist.world_size, init.cfg.n_visible, init.cfg.n_hidden
+        if par.rng_blocks < K:
+            raise ConfigError(f"--rng-blocks ({par.rng_blocks}) must be at least the number "
+                              f"of ranks ({K}).")
+        self.cfg, self.cd, self.par, self.dist = init.cfg, cd, par, dist
+        self.gaussian = init.gaussian
+        self.hid = Partition(H, par.rng_blocks, K)
+        self.vis = Partition(V, par.rng_blocks, K)
+        device, r = dist.device, dist.rank
+        all_blocks = range(par.rng_blocks)
+        data_algorithm = par.algorithm == "data"
+        self.hid_rng = BlockSampler(self.hid, all_blocks if data_algorithm
+                                    else self.hid.owned_blocks(r), cd.seed, 1, device)
+        self.vis_rng = BlockSampler(self.vis, all_blocks if data_algorithm
+                                    else self.vis.owned_blocks(r), cd.seed, 2, device)
+        self.batches = torch.Generator(device).manual_seed(cd.seed + 1)
+        self.J, self.I = self.hid.units(r), self.vis.units(r)
+        self.held = self._hold(init)
+        self.epoch = 0
+        self.batches_done = 0
+        self.sync_log: list[float] = []  # largest difference removed by each synchronisation
+        self.sync_bytes = 0
+
+    # -- what each rank holds ---------------------------------------------------------------
+    def _hold(self, init: RBM) -> Held:
+        dev, I, J = self.dist.device, self.I, self.J
+        W, b_vis, b_hid = init.W.to(dev), init.b_vis.to(dev), init.b_hid.to(dev)
+        if self.single:
+            held = Held(W_cols=W.clone(), b_hid=b_hid.clone(), b_vis=b_vis.clone())
+        else:
+            held = Held(W_rows=W[I].clone(), b_hid=b_hid[J].clone(), b_vis=b_vis[I].clone())
+            if self.par.algorithm == "model":
+                held.W_cols = W[:, J].clone()
+        held.vel = {k: torch.zeros_like(v) for k, v in held.tensors().items()}
+        return held
+
+    @property
+    def single(self) -> bool:
+        """One rank, or the data algorithm: W is held once, as W_cols (V, H)."""
+        return self.par.algorithm == "data" or (not self.dist.active
+                                                and self.par.algorithm == "model")
+
+    # -- sampling --------------------------------------------------------------------------
+    def _hidden(self, h_in: torch.Tensor, rows: slice | None = None) -> torch.Tensor:
+        """Sample the owned hidden units from their inputs (B, |J_k|); data: rows of (B, H)."""
+        u = self.hid_rng.draw(self._draw_rows(h_in, rows))
+        u = u if rows is None else u[rows]
+        return (u < torch.sigmoid(h_in)).to(h_in.dtype)
+
+    def _visible(self, v_in: torch.Tensor, rows: slice | None = None
+                 ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(E[v | h], a sample of v) for the owned visible units from their inputs."""
+        n = self.vis_rng.draw(self._draw_rows(v_in, rows), normal=self.gaussian)
+        n = n if rows is None else n[rows]
+        if self.gaussian:
+            return v_in, v_in + n.to(v_in.dtype)
+        mean = torch.sigmoid(v_in)
+        return mean, (n < mean).to(v_in.dtype)
+
+    def _draw_rows(self, x: torch.Tensor, rows: slice | None) -> int:
+        return self._batch if rows is not None else len(x)
+
+    # -- exchanges -------------------------------------------------------------------------
+    def _gather_states(self, s: torch.Tensor, sizes: list[int], bits: bool, what: str):
+        """Start the all-gather of this rank's (B, n_k) states; wait() gives (B, sum n)."""
+        B, K = len(s), self.dist.world_size
+        if bits:
+            width = packed_size(B * max(sizes))
+            payload = torch.zeros(width, dtype=torch.uint8, device=s.device)
+            packed = pack_bits(s)
+            payload[:len(packed)] = packed
+        else:
+            payload = s.new_zeros(B, max(sizes))
+            payload[:, :s.shape[1]] = s
+        pending = self.dist.all_gather(payload, what, async_op=True)
+
+        def assemble(out: torch.Tensor) -> torch.Tensor:
+            if K == 1:
+                return s
+            if bits:
+                parts = [unpack_bits(out[k], (B, sizes[k]), s.dtype) for k in range(K)]
+            else:
+                parts = [out[k, :, :sizes[k]] for k in range(K)]
+            return torch.cat(parts, 1)
+
+        pending.finish = assemble
+        return pending
+
+    # -- one mini-batch --------------------------------------------------------------------
+    def step(self, v_pos: torch.Tensor) -> torch.Tensor:
+        """One CD-1 update on the mini-batch v_pos (B, V), the same on every rank. Returns this
+        rank's part of the summed squared error between v_pos and E[v | h_pos]."""
+        self._batch = len(v_pos)
+        step = {"model": self._step_model, "data": self._step_data,
+                "visible": self._step_visible}[self.par.algorithm]
+        error = step(v_pos)
+        self.batches_done += 1
+        if (self.par.algorithm == "model" and self.dist.active and self.par.sync_every
+                and self.batches_done % self.par.sync_every == 0):
+            self.synchronise()
+        return error
+
+    def _step_model(self, v_pos: torch.Tensor) -> torch.Tensor:
+        held, I = self.held, self.I
+        if self.single:
+            return self._cd1_full(v_pos, slice(None))
+        W_cols, W_rows = held.W_cols, held.W_rows
+        binary = not self.gaussian
+        h_pos_J = self._hidden(torch.addmm(held.b_hid, v_pos, W_cols))
+        pending = self._gather_states(h_pos_J, self.hid.sizes(), True, "exchanging h_pos")
+        G_cols = v_pos.T @ h_pos_J  # overlaps the exchange
+        h_pos = pending.wait()
+        mean_I, v_neg_I = self._visible(torch.addmm(held.b_vis, h_pos, W_rows.T))
+        pending = self._gather_states(v_neg_I, self.vis.sizes(), binary, "exchanging v_neg")
+        v_pos_I = v_pos[:, I]
+        G_rows = v_pos_I.T @ h_pos
+        v_neg = pending.wait()
+        h_neg_J = self._hidden(torch.addmm(held.b_hid, v_neg, W_cols))
+        pending = self._gather_states(h_neg_J, self.hid.sizes(), True, "exchanging h_neg")
+        G_cols.sub_(v_neg.T @ h_neg_J)
+        h_neg = pending.wait()
+        G_rows.sub_(v_neg_I.T @ h_neg)
+        self._apply(G_cols, G_rows, h_pos_J.sum(0) - h_neg_J.sum(0),
+                    v_pos_I.sum(0) - v_neg_I.sum(0))
+        return ((v_pos_I - mean_I) ** 2).sum()
+
+    def _cd1_full(self, v_pos: torch.Tensor, rows: slice) -> torch.Tensor:
+        """Plain CD-1 with all of W on the rows `rows` of the batch; the statistics are
+        returned summed over those rows (data) or applied at once (one rank)."""
+        held = self.held
+        W = held.W_cols
+        v = v_pos[rows]
+        h_pos = self._hidden(torch.addmm(held.b_hid, v, W), rows)
+        mean, v_neg = self._visible(torch.addmm(held.b_vis, h_pos, W.T), rows)
+        h_neg = self._hidden(torch.addmm(held.b_hid, v_neg, W), rows)
+        X = torch.cat([v, v_neg])  # one product for both phases: (2B, V)
+        Hs = torch.cat([h_pos, h_neg.neg()])  # (2B, H)
+        G = X.T @ Hs
+        db_hid, db_vis = h_pos.sum(0) - h_neg.sum(0), v.sum(0) - v_neg.sum(0)
+        error = ((v - mean) ** 2).sum()
+        if self.par.algorithm == "data" and self.dist.active:
+            flat = torch.cat([G.view(-1), db_hid, db_vis])
+            self.dist.all_reduce(flat, "all-reducing the statistics")
+            V, H = G.shape
+            G, db_hid, db_vis = flat[:V * H].view(V, H), flat[V * H:V * H + H], flat[V * H + H:]
+        self._apply(G, None, db_hid, db_vis)
+        return error
+
+    def _step_data(self, v_pos: torch.Tensor) -> torch.Tensor:
+        K, r, B = self.dist.world_size, self.dist.rank, len(v_pos)
+        return self._cd1_full(v_pos, slice(B * r // K, B * (r + 1) // K))
+
+    def _step_visible(self, v_pos: torch.Tensor) -> torch.Tensor:
+        held, I, K = self.held, self.I, self.dist.world_size
+        W_rows = held.W_rows  # (|I_k|, H)
+        sizes = self.hid.sizes()
+
+        def hidden_totals(v_I: torch.Tensor, what: str) -> torch.Tensor:
+            """Partial inputs v_I W_rows (B, H) -> the totals for J_k, summed over ranks."""
+            partial = v_I @ W_rows
+            if K == 1:
+                return partial
+            blocks = partial.new_zeros(K, len(v_I), max(sizes))
+            for k in range(K):
+                units = self.hid.units(k)
+                blocks[k, :, :sizes[k]] = partial[:, units]
+            return self.dist.reduce_scatter(blocks, what)[:, :sizes[self.dist.rank]]
+
+        v_pos_I = v_pos[:, I]
+        h_pos_J = self._hidden(hidden_totals(v_pos_I, "reduce-scattering h_pos inputs")
+                               + held.b_hid)
+        h_pos = self._gather_states(h_pos_J, sizes, True, "exchanging h_pos").wait()
+        mean_I, v_neg_I = self._visible(torch.addmm(held.b_vis, h_pos, W_rows.T))
+        G_rows = v_pos_I.T @ h_pos
+        h_neg_J = self._hidden(hidden_totals(v_neg_I, "reduce-scattering h_neg inputs")
+                               + held.b_hid)
+        h_neg = self._gather_states(h_neg_J, sizes, True, "exchanging h_neg").wait()
+        G_rows.sub_(v_neg_I.T @ h_neg)
+        self._apply(None, G_rows, h_pos_J.sum(0) - h_neg_J.sum(0),
+                    v_pos_I.sum(0) - v_neg_I.sum(0))
+        return ((v_pos_I - mean_I) ** 2).sum()
+
+    def _apply(self, G_cols, G_rows, db_hid, db_vis) -> None:
+        held, vel, cd = self.held, self.held.vel, self.cd
+        lr_b, m, decay = cd.lr / self._batch, cd.momentum, cd.lr * cd.weight_decay
+        if G_cols is not None:
+            momentum_step(held.W_cols, vel["W_cols"], G_cols, lr_b, m, decay)
+        if G_rows is not None:
+            momentum_step(held.W_rows, vel["W_rows"], G_rows, lr_b, m, decay)
+        momentum_step(held.b_hid, vel["b_hid"], db_hid, lr_b, m, 0.0)
+        momentum_step(held.b_vis, vel["b_vis"], db_vis, lr_b, m, 0.0)
+
+    # -- weight synchronisation (model algorithm) --------------------------------------------
+    def synchronise(self) -> float:
+        """Copy every rank's rows (purple) over the duplicates in the others' columns (green),
+        velocities included; return (and log) the largest difference removed, over all ranks."""
+        held, K, r = self.held, self.dist.world_size, self.dist.rank
+        vis_sizes, hid_sizes = self.vis.sizes(), self.hid.sizes()
+        block = max(vis_sizes) * max(hid_sizes)
+        # Block k of this rank's message: its rows restricted to rank k's hidden units, weights
+        # and velocities, padded to the largest block.
+        send = held.W_rows.new_zeros(K, 2, block)
+        for k in range(K):
+            J_k = self.hid.units(k)
+            for i, t in enumerate((held.W_rows, held.vel["W_rows"])):
+                part = t[:, J_k].reshape(-1)
+                send[k, i, :len(part)] = part
+        before = self.dist.sent_bytes
+        received = self.dist.all_to_all(send, "synchronising duplicated weights")
+        self.sync_bytes += self.dist.sent_bytes - before
+        drift = 0.0
+        for m in range(K):
+            I_m, n = self.vis.units(m), vis_sizes[m] * hid_sizes[r]
+            W_new = received[m, 0, :n].view(vis_sizes[m], hid_sizes[r])
+            drift = max(drift, float((held.W_cols[I_m] - W_new).abs().max()) if n else 0.0)
+            held.W_cols[I_m] = W_new
+            held.vel["W_cols"][I_m] = received[m, 1, :n].view(vis_sizes[m], hid_sizes[r])
+        drift = self.dist.max(drift, "collecting the synchronisation drift")
+        self.sync_log.append(drift)
+        return drift
+
+    # -- the whole model -------------------------------------------------------------------
+    def gather_rbm(self) -> RBM | None:
+        """The full RBM assembled on rank 0 (None on the others): W from the rows ("purple",
+        the authoritative copy), each bias from its owner."""
+        held, dist = self.held, self.dist
+        if self.single:
+            W, b_vis, b_hid = held.W_cols, held.b_vis, held.b_hid
+        else:
+            W = self._gather_blocks(held.W_rows, self.vis.sizes(), "gathering the weights")
+            b_vis = self._gather_blocks(held.b_vis[:, None], self.vis.sizes(),
+                                        "gathering the visible biases")
+            b_hid = self._gather_blocks(held.b_hid[:, None], self.hid.sizes(),
+                                        "gathering the hidden biases")
+            if not dist.is_main:
+                return None
+            b_vis, b_hid = b_vis[:, 0], b_hid[:, 0]
+        if not dist.is_main:
+            return None
+        rbm = RBM(self.cfg)
+        rbm.W.copy_(W.cpu())
+        rbm.b_vis.copy_(b_vis.cpu())
+        rbm.b_hid.copy_(b_hid.cpu())
+        return rbm
+
+    def _gather_blocks(self, t: torch.Tensor, sizes: list[int], what: str) -> torch.Tensor:
+        """Stack every rank's (n_k, ...) rows in rank order, (sum n_k, ...)."""
+        padded = t.new_zeros(max(sizes), *t.shape[1:])
+        padded[:len(t)] = t
+        out = self.dist.all_gather(padded, what)
+        return torch.cat([out[k, :sizes[k]] for k in range(len(sizes))])
+
+    def parameters_finite(self) -> bool:
+        return all(bool(torch.isfinite(t).all()) for t in self.held.tensors().values())
+
+    # -- checkpoints -----------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        held = self.held
+        state = {f"param_{k}": v for k, v in held.tensors().items()}
+        state.update({f"vel_{k}": v for k, v in held.vel.items()})
+        state.update(hid_rng=self.hid_rng.state(), vis_rng=self.vis_rng.state(),
+                     batches=self.batches.get_state(), epoch=self.epoch,
+                     batches_done=self.batches_done, sync_log=list(self.sync_log))
+        return state
+
+    def load_state_dict(self, state: dict) -> None:
+        held = self.held
+        for k, t in held.tensors().items():
+            if f"param_{k}" in state:
+                t.copy_(state[f"param_{k}"])
+        for k, t in held.vel.items():
+            t.copy_(state[f"vel_{k}"])
+        self.hid_rng.set_state(state["hid_rng"])
+        self.vis_rng.set_state(state["vis_rng"])
+        self.batches.set_state(state["batches"])
+        self.epoch, self.batches_done = int(state["epoch"]), int(state["batches_done"])
+        self.sync_log = list(state.get("sync_log", []))
+
+
+@dataclass
+class ParallelEpoch:
+    epoch: int
+    recon_error: float  # mean squared error per visible unit over the epoch (all ranks)
+    seconds: float
+    sent_bytes: int  # what this rank sent in the epoch (synchronisations excluded)
+    sync_drift: float | None  # largest drift removed by the epoch's synchronisations
+
+
+def fit_parallel(trainer: ParallelCD, x: torch.Tensor,
+                 on_epoch: Callable[[ParallelEpoch], None] | None = None
+                 ) -> list[ParallelEpoch]:
+    """Train until `trainer.cd.epochs` epochs are done on x (N, V), the same on every rank."""
+    dist, cd = trainer.dist, trainer.cd
+    x = x.to(device=dist.device, dtype=trainer.cfg.torch_dtype)
+    N, V = x.shape
+    records = []
+    while trainer.epoch < cd.epochs:
+        start, sent, syncs = time.perf_counter(), dist.sent_bytes, len(trainer.sync_log)
+        sync_bytes = trainer.sync_bytes
+        total = torch.zeros((), dtype=x.dtype, device=x.device)
+        for idx in epoch_batches(N, cd.batch_size, trainer.batches):
+            total += trainer.step(x[idx])
+        sent = dist.sent_bytes - sent - (trainer.sync_bytes - sync_bytes)
+        # One all-reduce per epoch: the error's parts and whether any rank's weights broke.
+        figures = torch.stack([total.double(), torch.tensor(
+            float(not trainer.parameters_finite()), dtype=torch.float64, device=x.device)])
+        dist.all_reduce(figures, "collecting the epoch's error")
+        if dist.device.type == "cuda":
+            torch.cuda.synchronize(dist.device)
+        seconds = time.perf_counter() - start
+        error = float(figures[0]) / (N * V)
+        if figures[1] > 0 or error != error:
+            raise RBMDivergedError(f"the RBM's weights became NaN/inf in epoch "
+                                   f"{trainer.epoch + 1}; lower --lr. The last sharded "
+                                   "checkpoint (if any) is unchanged.")
+        trainer.epoch += 1
+        drifts = trainer.sync_log[syncs:]
+        record = ParallelEpoch(trainer.epoch, error, seconds, sent,
+                               max(drifts) if drifts else None)
+        records.append(record)
+        if on_epoch is not None:
+            on_epoch(record)
+    return records
