@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from layerwise.cli.common import add_data_source, add_json, emit
-from layerwise.distributed import DEFAULT_TIMEOUT
+from layerwise.distributed import DEFAULT_TIMEOUT, env_rank
 from layerwise.errors import ConfigError
 from layerwise.nn.layers import ACTIVATIONS
 from layerwise.nn.models import MODELS
@@ -138,6 +138,8 @@ def cmd_train(args) -> int:
         cfg = train_config_from(load_checkpoint(args.resume, kind="supervised"),
                                 **{k: v for k, v in length.items() if v is not None})
     figures = run_training(options, cfg, run, progress=not args.json)
+    if env_rank() != 0:  # under torchrun rank 0 reports for all
+        return 0
     emit([f"{result_line(figures)}, {figures['steps']} steps in "
           f"{figures['train_seconds']:.2f} s"], figures, args.json)
     return 0

@@ -91,6 +91,17 @@ class Dist:
                 f"has probably died or stalled for more than {self.timeout:g} s (--timeout); "
                 "this rank is stopping too.") from None
 
+    def wrap(self, model: torch.nn.Module) -> torch.nn.Module:
+        """The model under DistributedDataParallel (gradients all-reduced in backward); the
+        model itself when alone. Construction broadcasts rank 0's parameters."""
+        if not self.active:
+            return model
+        from torch.nn.parallel import DistributedDataParallel
+
+        with self.guard("broadcasting the initial parameters"):
+            return DistributedDataParallel(
+                model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+
     # -- collectives ----------------------------------------------------------------------
     def all_gather(self, t: torch.Tensor, what: str, async_op: bool = False):
         """(n...) on every rank -> (K, n...) in rank order. Sends (K - 1) * t.nbytes."""

@@ -14,7 +14,7 @@ import torch
 
 from layerwise.data.datasets import Dataset, load_dataset
 from layerwise.device import resolve_device
-from layerwise.distributed import DEFAULT_TIMEOUT
+from layerwise.distributed import DEFAULT_TIMEOUT, Dist, join
 from layerwise.errors import ConfigError
 from layerwise.nn.models import ModelConfig, build_model, freeze_layers
 from layerwise.train.checkpoint import (
@@ -80,10 +80,26 @@ def _load(run: RunConfig, cfg: TrainConfig, device: torch.device, progress: bool
 
 def run_training(model_options: dict, cfg: TrainConfig, run: RunConfig,
                  progress: bool = True) -> dict:
-    """Train as configured and return the figures of the run (what `--json` prints)."""
-    device = setup_device(run)
+    """Train as configured and return the figures of the run (what `--json` prints).
+
+    Under torchrun the run is data parallel over the ranks (see `train`); every rank returns
+    the same figures and only rank 0 writes checkpoints, TensorBoard events and curves."""
+    dist = join(setup_device(run), run.timeout)
+    try:
+        return _run_training(model_options, cfg, run, dist, progress and dist.is_main)
+    finally:
+        dist.close()
+
+
+def _run_training(model_options: dict, cfg: TrainConfig, run: RunConfig, dist: Dist,
+                  progress: bool) -> dict:
+    device = dist.device
+    if dist.active and cfg.optimizer != "gd" and cfg.batch_size < dist.world_size:
+        raise ConfigError(f"--batch-size is the global batch and must be at least the number "
+                          f"of ranks ({dist.world_size}).")
     torch.manual_seed(cfg.seed)
-    data = _load(run, cfg, device, progress)
+    with dist.main_first("loading the data"):
+        data = _load(run, cfg, device, progress)
     start_step, batch_state, payload = 0, None, None
     source = run.resume or run.init
     if source:
@@ -105,6 +121,8 @@ def run_training(model_options: dict, cfg: TrainConfig, run: RunConfig,
         start_step = payload["step"]
         restore_rng(payload["rng"])
         batch_state = payload["rng"]["batches"]
+    if dist.rank:  # each rank its own dropout masks, derived from rank 0's stream
+        torch.manual_seed(int(torch.randint(2**62, (1,))) + dist.rank)
 
     def write_checkpoint(step, opt, state):
         save_checkpoint(run.checkpoint, kind="supervised", model_config=mcfg.to_dict(),
@@ -113,20 +131,23 @@ def run_training(model_options: dict, cfg: TrainConfig, run: RunConfig,
                         batch_state=state)
 
     monitor = None
-    if run.logdir:
+    if run.logdir and dist.is_main:
         from layerwise.train.monitor import TensorBoardMonitor
         monitor = TensorBoardMonitor(run.logdir, data.test, data.task, data.train.x[:1])
     try:
         result = train(model, data, cfg, progress=progress, start_step=start_step,
                        optimizer=optimizer, batch_state=batch_state, monitor=monitor,
-                       checkpoint=write_checkpoint if run.checkpoint else None)
+                       checkpoint=write_checkpoint if run.checkpoint and dist.is_main else None,
+                       dist=dist)
     finally:
         if monitor is not None:
             monitor.close()
-    if run.curves and result.history.rows:
+    if run.curves and result.history.rows and dist.is_main:
         from layerwise.train.curves import write_run_curves
         write_run_curves(result.history.rows, run.curves)
-    return summarize(model, data, mcfg, result, device, run.dataset)
+    figures = summarize(model, data, mcfg, result, device, run.dataset, dist)
+    figures["ranks"] = dist.world_size
+    return figures
 
 
 def run_size_curve(model_options: dict, cfg: TrainConfig, run: RunConfig, sizes: list[int],
@@ -146,10 +167,11 @@ def run_size_curve(model_options: dict, cfg: TrainConfig, run: RunConfig, sizes:
             "png": str(Path(out_dir) / "learning_curve.png")}
 
 
-def summarize(model, data: Dataset, mcfg: ModelConfig, result, device, dataset: str) -> dict:
+def summarize(model, data: Dataset, mcfg: ModelConfig, result, device, dataset: str,
+              dist: Dist | None = None) -> dict:
     figures = {"model": mcfg.name, "dataset": dataset, "device": str(device),
                "steps": result.steps, "train_seconds": result.train_seconds,
-               **test_figures(model, data)}
+               **test_figures(model, data, dist)}
     if result.history.rows:
         figures["last_eval"] = result.history.rows[-1]
     figures["history"] = result.history.rows
@@ -172,9 +194,9 @@ def evaluate_checkpoint(path: str | Path, run: RunConfig) -> dict:
             "steps": payload["step"], **test_figures(model, data)}
 
 
-def test_figures(model, data: Dataset) -> dict:
+def test_figures(model, data: Dataset, dist: Dist | None = None) -> dict:
     """`test_loss` and `test_accuracy` (classification) or `test_mse` (regression)."""
-    test = evaluate(model, data.test, data.task)
+    test = evaluate(model, data.test, data.task, dist=dist)
     metric = "accuracy" if data.task == "classification" else "mse"
     return {"test_loss": test["loss"], f"test_{metric}": test[metric]}
 

@@ -17,6 +17,7 @@ from torch import nn
 from tqdm import tqdm
 
 from layerwise.data.datasets import Dataset, Split, epoch_batches
+from layerwise.distributed import Dist
 from layerwise.errors import ConfigError, LayerwiseError
 from layerwise.train.optim import OPTIMIZERS, build_optimizer, l2_penalty
 
@@ -86,17 +87,28 @@ def loss_fn(task: str):
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, split: Split, task: str, batch_size: int = 2000) -> dict:
-    """Mean loss over `split` and accuracy (classification) or MSE (regression)."""
+def evaluate(model: nn.Module, split: Split, task: str, batch_size: int = 2000,
+             dist: Dist | None = None) -> dict:
+    """Mean loss over `split` and accuracy (classification) or MSE (regression).
+
+    With `dist` spanning K ranks, rank k evaluates the k-th contiguous K-th of `split` and the
+    sums are all-reduced, so the figures cover every example exactly once on every rank."""
     was_training = model.training
     model.eval()
-    total_loss, correct, n = 0.0, 0, len(split)
-    for start in range(0, n, batch_size):
-        x, y = split.x[start:start + batch_size], split.y[start:start + batch_size]
+    n = len(split)
+    lo, hi = (n * dist.rank // dist.world_size, n * (dist.rank + 1) // dist.world_size) \
+        if dist is not None else (0, n)
+    sums = torch.zeros(2, dtype=torch.float64, device=split.x.device)  # loss, correct
+    for start in range(lo, hi, batch_size):
+        stop = min(start + batch_size, hi)
+        x, y = split.x[start:stop], split.y[start:stop]
         out = model(x)
-        total_loss += float(loss_fn(task)(out, y, reduction="sum"))
+        sums[0] += loss_fn(task)(out, y, reduction="sum").double()
         if task == "classification":
-            correct += int((out.argmax(1) == y).sum())
+            sums[1] += (out.argmax(1) == y).sum()
+    if dist is not None:
+        dist.all_reduce(sums, "gathering the evaluation")
+    total_loss, correct = float(sums[0]), int(sums[1])
     model.train(was_training)
     if task == "classification":
         return {"loss": total_loss / n, "accuracy": correct / n}
@@ -106,8 +118,8 @@ def evaluate(model: nn.Module, split: Split, task: str, batch_size: int = 2000) 
 
 def train(model: nn.Module, data: Dataset, cfg: TrainConfig, *, progress: bool = True,
           start_step: int = 0, optimizer: torch.optim.Optimizer | None = None,
-          batch_state: torch.Tensor | None = None, monitor=None, checkpoint=None
-          ) -> TrainResult:
+          batch_state: torch.Tensor | None = None, monitor=None, checkpoint=None,
+          dist: Dist | None = None) -> TrainResult:
     """Train `model` on `data.train` until `cfg`'s total step count, starting at `start_step`.
 
     Batch order: each epoch is one `randperm` from a generator seeded with `cfg.seed`. When
@@ -117,8 +129,15 @@ def train(model: nn.Module, data: Dataset, cfg: TrainConfig, *, progress: bool =
 
     `monitor.end_eval(step, model, row)` is called after each evaluation (TensorBoard), then
     `checkpoint(step, optimizer, batch_state)` (a checkpoint writer): both optional.
+
+    Data parallel (`dist` over K ranks, DistributedDataParallel): every rank draws the same
+    permutation and takes the k-th contiguous K-th of each global batch of B. Its loss is the
+    sum over its examples times K / B, so DDP's average of the K gradients is the gradient of
+    the global batch's mean loss however the batch divides.
     """
     device = data.train.x.device
+    ranks = dist.world_size if dist is not None and dist.active else 1
+    net = dist.wrap(model) if ranks > 1 else model
     task, n = data.task, len(data.train)
     batch = cfg.batch_for(n)
     total = cfg.total_steps(n)
@@ -142,19 +161,33 @@ def train(model: nn.Module, data: Dataset, cfg: TrainConfig, *, progress: bool =
         for i, idx in enumerate(epoch_batches(n, batch, generator)):
             if i < skip:
                 continue
-            x, y = data.train.x[idx], data.train.y[idx]
-            loss = loss_fn(task)(model(x), y)
+            if ranks == 1:
+                x, y = data.train.x[idx], data.train.y[idx]
+                loss = loss_fn(task)(net(x), y)
+            else:
+                mine = idx[len(idx) * dist.rank // ranks:len(idx) * (dist.rank + 1) // ranks]
+                x, y = data.train.x[mine], data.train.y[mine]
+                per_example = 1 if task == "classification" else y[0].numel()
+                loss = loss_fn(task)(net(x), y, reduction="sum") * (
+                    ranks / (len(idx) * per_example))
             if cfg.l2:
                 loss = loss + cfg.l2 * l2_penalty(model)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            if ranks == 1:
+                loss.backward()
+            else:
+                with dist.guard("the gradient all-reduce"):
+                    loss.backward()
             optimizer.step()
             running += loss.detach()
             count += 1
             step += 1
             bar.update(1)
             if step % eval_every == 0 or step == total:
-                row = _evaluation_row(model, data, cfg, step, float(running) / count)
+                if ranks > 1:  # the global batch's loss is the mean of the ranks' losses
+                    dist.all_reduce(running, "averaging the training loss")
+                    running /= ranks
+                row = _evaluation_row(model, data, cfg, step, float(running) / count, dist)
                 history.rows.append(row)
                 if monitor is not None:
                     monitor.end_eval(step, model, row)
@@ -186,7 +219,7 @@ def train(model: nn.Module, data: Dataset, cfg: TrainConfig, *, progress: bool =
 
 
 def _evaluation_row(model: nn.Module, data: Dataset, cfg: TrainConfig, step: int,
-                    train_loss: float) -> dict:
+                    train_loss: float, dist: Dist | None = None) -> dict:
     """Figures at one evaluation; stops the run if the training loss is no longer finite."""
     if not math.isfinite(train_loss):
         raise DivergedError(
@@ -195,5 +228,5 @@ def _evaluation_row(model: nn.Module, data: Dataset, cfg: TrainConfig, step: int
     row = {"step": step, "train_loss": train_loss}
     if data.val is not None and len(data.val):
         row.update({f"val_{k}": v for k, v in
-                    evaluate(model, data.val, data.task, cfg.eval_batch_size).items()})
+                    evaluate(model, data.val, data.task, cfg.eval_batch_size, dist).items()})
     return row
