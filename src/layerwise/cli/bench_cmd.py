@@ -7,8 +7,9 @@ from pathlib import Path
 
 from layerwise.cli.common import add_json, emit
 from layerwise.device import resolve_device
+from layerwise.errors import ConfigError
 
-SUITES = ("lab7", "rbm")
+SUITES = ("lab7", "rbm", "ddp", "rbm-parallel")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -22,12 +23,98 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int,
                    help="steps to time (default: the course's 20,000 on a GPU, 500 on a CPU)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ranks", help="ddp, rbm-parallel: K values, e.g. 1,2,4 (default: powers "
+                   "of two up to --cores)")
+    p.add_argument("--cores", type=int, help="ddp, rbm-parallel: cores to share among the "
+                   "ranks (default: all this process may use)")
+    p.add_argument("--examples", type=int, default=8000,
+                   help="rbm-parallel: random binary vectors per epoch (default 8000)")
     add_json(p)
     p.set_defaults(func=cmd_bench)
 
 
 def cmd_bench(args) -> int:
-    return {"lab7": cmd_lab7, "rbm": cmd_rbm}[args.suite](args)
+    return {"lab7": cmd_lab7, "rbm": cmd_rbm, "ddp": cmd_ddp,
+            "rbm-parallel": cmd_rbm_parallel}[args.suite](args)
+
+
+def _scaling_setup(args) -> tuple[int, list[int] | None]:
+    import os
+
+    cores = args.cores or len(os.sched_getaffinity(0))
+    try:
+        ranks = [int(k) for k in args.ranks.split(",")] if args.ranks else None
+    except ValueError:
+        raise ConfigError(f"--ranks {args.ranks!r} is not a list of whole numbers.") from None
+    if cores < 1 or (ranks is not None and (not ranks or min(ranks) < 1)):
+        raise ConfigError("--cores and every --ranks value must be at least 1.")
+    return cores, ranks
+
+
+def _environment(report: dict, suite: str, args) -> tuple[dict, Path]:
+    import torch
+
+    from layerwise.bench import harness
+
+    env = report["environment"] = harness.environment(torch.device("cpu"))
+    return env, harness.write_report(Path(args.out), suite, report)
+
+
+def cmd_ddp(args) -> int:
+    from layerwise.bench import distributed
+    from layerwise.train.curves import plot
+
+    cores, ranks = _scaling_setup(args)
+    dataset, steps = args.dataset or "fashion-mnist", args.steps or 100
+    report = distributed.ddp(dataset, "deepnn", steps, 100, cores, ranks, not args.json)
+    env, json_path = _environment(report, "ddp", args)
+    rows = report["rows"]
+    png = plot(Path(args.out) / "ddp.png", "ranks", {"examples/s": [r["examples_per_second"]
+                                                                    for r in rows]},
+               [r["ranks"] for r in rows], f"deepnn data parallel, {env['cpu']}", "examples/s")
+    lines = [f"data-parallel deepnn on {dataset}: {steps} steps, global batch 100, gloo, "
+             f"{rows[0]['threads_per_rank']} thread(s) per rank ({env['cpu']}, torch "
+             f"{env['torch']}, revision {env['revision']})",
+             f"{'ranks':>5} {'examples/s':>11} {'efficiency':>11} {'test acc':>9}"]
+    lines += [f"{r['ranks']:>5} {r['examples_per_second']:>11.1f} {r['efficiency']:>11.0%} "
+              f"{r['test_accuracy']:>9.4f}" for r in rows]
+    lines.append(f"wrote {json_path} and {png}")
+    emit(lines, report, args.json)
+    return 0
+
+
+def cmd_rbm_parallel(args) -> int:
+    from layerwise.bench import distributed
+    from layerwise.train.curves import plot
+
+    cores, ranks = _scaling_setup(args)
+    report = distributed.rbm_parallel(args.examples, 8000, 20000, [100, 1000],
+                                      ["float32", "float64"], ["binary", "gaussian"], cores,
+                                      ranks, progress=not args.json)
+    env, json_path = _environment(report, "rbm-parallel", args)
+    rows = report["rows"]
+    ks = sorted({r["ranks"] for r in rows})
+    series = {}
+    for r in rows:
+        key = f"{r['visible']} {r['precision']} b{r['batch']}"
+        series.setdefault(key, []).append(r["epoch_seconds"])
+    base = {k: v[0] for k, v in series.items()}
+    png = plot(Path(args.out) / "rbm-parallel.png", "ranks",
+               {k: [base[k] / t for t in v] for k, v in series.items()}, ks,
+               "model-parallel CD-1, 8000 x 20000: speed-up over 1 rank", "speed-up")
+    lines = [f"model-parallel CD-1, {args.examples} random binary vectors, 8000 visible x "
+             f"20000 hidden, gloo, {rows[0]['threads_per_rank']} thread(s) per rank "
+             f"({env['cpu']}, torch {env['torch']}, revision {env['revision']})",
+             f"{'visible':<9} {'precision':<9} {'batch':>5} {'ranks':>5} {'epoch s':>9} "
+             f"{'K->2K':>7} {'ideal':>6}"]
+    for r in rows:
+        speed = (f"{r['speedup_to_2k']:>7.2f} {r['ideal_speedup_to_2k']:>6.2f}"
+                 if "speedup_to_2k" in r else "")
+        lines.append(f"{r['visible']:<9} {r['precision']:<9} {r['batch']:>5} {r['ranks']:>5} "
+                     f"{r['epoch_seconds']:>9.2f} {speed}")
+    lines.append(f"wrote {json_path} and {png}")
+    emit(lines, report, args.json)
+    return 0
 
 
 def cmd_rbm(args) -> int:

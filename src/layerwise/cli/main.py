@@ -6,10 +6,18 @@ import argparse
 import sys
 
 from layerwise import __version__
-from layerwise.cli import bench_cmd, data_cmd, lab_cmd, quickstart, rbm_cmd, train_cmd
+from layerwise.cli import (
+    bench_cmd,
+    data_cmd,
+    lab_cmd,
+    launch_cmd,
+    quickstart,
+    rbm_cmd,
+    train_cmd,
+)
 from layerwise.errors import LayerwiseError
 
-COMMANDS = (quickstart, train_cmd, lab_cmd, rbm_cmd, bench_cmd, data_cmd)
+COMMANDS = (quickstart, train_cmd, lab_cmd, rbm_cmd, launch_cmd, bench_cmd, data_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -48,6 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--images", metavar="DIR", help="write filters.png here")
     t.add_argument("--eval-features", action="store_true",
                    help="softmax on RBM features vs on raw pixels, same recipe, same run")
+    t.add_argument("--val-size", type=int,
+                   help="training examples held out for the per-epoch measures (default 10%%)")
     par = t.add_argument_group("parallel training (under torchrun; see README)")
     par.add_argument("--parallel", choices=ALGORITHMS,
                      help="split the RBM over the ranks: model (the report's algorithm), data "
@@ -162,7 +164,8 @@ def cmd_train(args) -> int:
     cfg = _cd_config(args, args.visible == "gaussian")
     model = None if args.resume else RBMConfig(1, args.hidden, visible=args.visible,
                                                learn_sigma=args.learn_sigma, dtype=args.dtype)
-    opts = RBMRun(run=_run_config(args, logdir=args.logdir, resume=args.resume),
+    opts = RBMRun(run=_run_config(args, logdir=args.logdir, resume=args.resume,
+                                  val_size=args.val_size),
                   binarize=args.binarize, save=args.save, images=args.images,
                   eval_features=args.eval_features)
     figures = run_rbm(model, cfg, opts, progress=not args.json)
@@ -188,7 +191,8 @@ def cmd_train_parallel(args) -> int:
     par = ParallelConfig(args.parallel, args.sync_every, args.rng_blocks)
     model = None if args.resume else RBMConfig(1, args.hidden, visible=args.visible,
                                                learn_sigma=args.learn_sigma, dtype=args.dtype)
-    opts = RBMRun(run=_run_config(args, resume=args.resume), binarize=args.binarize,
+    opts = RBMRun(run=_run_config(args, resume=args.resume, val_size=args.val_size),
+                  binarize=args.binarize,
                   save=args.save)
     figures = run_parallel(model, cfg, par, opts, shards=args.shards, progress=not args.json)
     if not figures:  # ranks other than 0 report nothing

@@ -1,0 +1,53 @@
+"""`layerwise launch`: torchrun for layerwise commands, on a free port unless told otherwise."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+
+from layerwise.errors import ConfigError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "launch", help="run a layerwise command on several processes (torchrun)",
+        description="Start --nproc-per-node copies of a layerwise command as one "
+        "torch.distributed job. On one machine the rendezvous takes a free port (torchrun "
+        "--standalone), so two jobs never collide; across machines give every node the same "
+        "--nnodes, --rdzv-endpoint HOST:PORT and --rdzv-id.",
+        epilog="example: layerwise launch --nproc-per-node 2 -- rbm train --parallel model "
+               "--dataset random-binary --hidden 20000")
+    p.add_argument("--nproc-per-node", type=int, required=True, metavar="K",
+                   help="processes on this machine (one per GPU on a GPU machine)")
+    p.add_argument("--nnodes", type=int, default=1, help="machines in the job (default 1)")
+    p.add_argument("--rdzv-endpoint", metavar="HOST:PORT",
+                   help="rendezvous address, the same on every machine (multi-node)")
+    p.add_argument("--rdzv-id", default="layerwise", help="job id shared by the machines")
+    p.add_argument("command", nargs=argparse.REMAINDER,
+                   help="the layerwise command and its flags, after --")
+    p.set_defaults(func=cmd_launch)
+
+
+def torchrun_argv(args) -> list[str]:
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    if not command:
+        raise ConfigError("give the layerwise command to run after --, e.g. "
+                          "`layerwise launch --nproc-per-node 2 -- train mlp`.")
+    if args.nproc_per_node < 1 or args.nnodes < 1:
+        raise ConfigError("--nproc-per-node and --nnodes must be at least 1.")
+    argv = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node",
+            str(args.nproc_per_node)]
+    if args.nnodes == 1 and not args.rdzv_endpoint:
+        argv.append("--standalone")  # a local rendezvous on a free port
+    else:
+        if not args.rdzv_endpoint:
+            raise ConfigError("a job on several machines needs --rdzv-endpoint HOST:PORT, "
+                              "an address of the first machine that all of them can reach.")
+        argv += ["--nnodes", str(args.nnodes), "--rdzv-backend", "c10d", "--rdzv-endpoint",
+                 args.rdzv_endpoint, "--rdzv-id", args.rdzv_id]
+    return [*argv, "-m", "layerwise", *command]
+
+
+def cmd_launch(args) -> int:
+    return subprocess.run(torchrun_argv(args)).returncode
