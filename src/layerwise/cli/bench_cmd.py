@@ -29,6 +29,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "ranks (default: all this process may use)")
     p.add_argument("--examples", type=int, default=8000,
                    help="rbm-parallel: random binary vectors per epoch (default 8000)")
+    p.add_argument("--batch-sizes", default="100,1000", help="rbm-parallel (default 100,1000)")
+    p.add_argument("--precisions", default="float32,float64",
+                   help="rbm-parallel (default float32,float64)")
+    p.add_argument("--visible-types", default="binary,gaussian",
+                   help="rbm-parallel (default binary,gaussian)")
     add_json(p)
     p.set_defaults(func=cmd_bench)
 
@@ -88,9 +93,18 @@ def cmd_rbm_parallel(args) -> int:
     from layerwise.train.curves import plot
 
     cores, ranks = _scaling_setup(args)
-    report = distributed.rbm_parallel(args.examples, 8000, 20000, [100, 1000],
-                                      ["float32", "float64"], ["binary", "gaussian"], cores,
-                                      ranks, progress=not args.json)
+    try:
+        batches = [int(b) for b in args.batch_sizes.split(",")]
+    except ValueError:
+        raise ConfigError(f"--batch-sizes {args.batch_sizes!r} is not a list of whole "
+                          "numbers.") from None
+    precisions, visibles = args.precisions.split(","), args.visible_types.split(",")
+    if (set(precisions) - {"float32", "float64"} or set(visibles) - {"binary", "gaussian"}
+            or min(batches) < 1):
+        raise ConfigError("--precisions takes float32,float64, --visible-types binary,gaussian "
+                          "and --batch-sizes positive whole numbers.")
+    report = distributed.rbm_parallel(args.examples, 8000, 20000, batches, precisions, visibles,
+                                      cores, ranks, progress=not args.json)
     env, json_path = _environment(report, "rbm-parallel", args)
     rows = report["rows"]
     ks = sorted({r["ranks"] for r in rows})

@@ -1,0 +1,52 @@
+"""`layerwise launch` builds the torchrun command line; the scaling benchmarks' arithmetic."""
+
+import sys
+
+import pytest
+
+from layerwise.bench.distributed import ideal_speedup, rank_counts
+from layerwise.cli.launch_cmd import torchrun_argv
+from layerwise.cli.main import build_parser, main
+
+
+def _argv(*flags):
+    return torchrun_argv(build_parser().parse_args(["launch", *flags]))
+
+
+def test_one_machine_takes_a_free_port():
+    argv = _argv("--nproc-per-node", "2", "--", "train", "mlp", "--steps", "3")
+    assert argv[:3] == [sys.executable, "-m", "torch.distributed.run"]
+    assert "--standalone" in argv and "--master-port" not in argv
+    assert argv[argv.index("-m", 3):] == ["-m", "layerwise", "train", "mlp", "--steps", "3"]
+
+
+def test_several_machines_meet_at_the_endpoint():
+    argv = _argv("--nnodes", "2", "--nproc-per-node", "8", "--rdzv-endpoint", "10.0.0.1:29400",
+                 "--", "rbm", "train", "--parallel", "model")
+    assert "--standalone" not in argv
+    assert argv[argv.index("--rdzv-endpoint") + 1] == "10.0.0.1:29400"
+    assert argv[argv.index("--rdzv-backend") + 1] == "c10d"
+    assert argv[argv.index("--nnodes") + 1] == "2"
+
+
+@pytest.mark.parametrize("flags", [["--nproc-per-node", "2"],
+                                   ["--nnodes", "2", "--nproc-per-node", "2", "--", "train"],
+                                   ["--nproc-per-node", "0", "--", "train"]])
+def test_bad_launch_flags_get_one_sentence(flags, capsys):
+    assert main(["launch", *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("layerwise: error:") and err.count("\n") == 1
+
+
+def test_scaling_arithmetic():
+    assert rank_counts(2, None) == ([1, 2], 1)
+    assert rank_counts(16, None) == ([1, 2, 4, 8, 16], 1)
+    assert rank_counts(16, [1, 2, 4]) == ([1, 2, 4], 4)
+    # One rank computes the weight statistics once (5 products), K >= 2 twice for the
+    # duplicated weights (7 products of 1/K the size): 1 -> 2 is at best 10/7.
+    assert ideal_speedup(1) == pytest.approx(10 / 7) and ideal_speedup(4) == 2.0
+
+
+def test_comm_table_rejects_bad_ranks(capsys):
+    assert main(["rbm", "comm-table", "--ranks", "2,x"]) == 2
+    assert "--ranks" in capsys.readouterr().err
