@@ -220,3 +220,18 @@ def test_learning_curves_are_written_and_read_back(tmp_path, capsys):
     assert [r["step"] for r in read_csv(tmp_path / "run" / "curves.csv")] == [5, 10, 15, 20]
     assert main(["curve", "softmax", "--sizes", "0,9999999", "--out", str(tmp_path)]) == 2
     assert "--sizes must lie between 1 and" in capsys.readouterr().err
+
+
+def test_random_shift_moves_each_image_within_the_bound_and_keeps_its_content():
+    from layerwise.train.trainer import random_shift
+
+    torch.manual_seed(0)
+    x = torch.zeros(64, 1, 9, 9)
+    x[:, 0, 4, 4] = 1.0  # one lit pixel in the middle of each image
+    y = random_shift(x, 2)
+    assert y.shape == x.shape and torch.equal(y.sum((1, 2, 3)), torch.ones(64))
+    where = y[:, 0].flatten(1).argmax(1)
+    dy, dx = where // 9 - 4, where % 9 - 4
+    assert dy.abs().max() == 2 and dx.abs().max() == 2  # every offset in [-2, 2] occurs
+    assert len(set(zip(dy.tolist(), dx.tolist(), strict=True))) > 10
+    assert torch.equal(random_shift(x, 0), x)

@@ -93,6 +93,8 @@ def add_recipe(p: argparse.ArgumentParser) -> None:
     p.add_argument("--patience", type=int, default=0,
                    help="early stopping after this many evaluations without improvement")
     p.add_argument("--val-size", type=int, help="validation examples held out of training")
+    p.add_argument("--shift", type=int, default=0, metavar="PIXELS",
+                   help="augment: translate each training image by up to PIXELS in x and y")
     add_device(p)
     p.add_argument("--seed", type=int, default=0)
 
@@ -101,7 +103,7 @@ def recipe_from(args) -> tuple[dict, TrainConfig]:
     length = {"steps": args.steps, "epochs": args.epochs}
     cfg = TrainConfig(optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
                       l2=args.l2, batch_size=args.batch_size, seed=args.seed,
-                      eval_every=args.eval_every, patience=args.patience,
+                      eval_every=args.eval_every, patience=args.patience, shift=args.shift,
                       **(length if any(v is not None for v in length.values())
                          else {"epochs": 1}))
     dropout = args.dropout if args.dropout is not None else DEFAULT_DROPOUT.get(args.model, 0.0)

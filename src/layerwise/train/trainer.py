@@ -41,6 +41,7 @@ class TrainConfig:
     eval_every: int = 0  # 0: once per epoch
     patience: int = 0  # early stopping: evaluations without improvement; 0 disables
     eval_batch_size: int = 2000
+    shift: int = 0  # augmentation: translate each training image by up to this many pixels
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -55,6 +56,9 @@ class TrainConfig:
             raise ConfigError(f"--batch-size must be at least 1, got {self.batch_size}.")
         if self.lr <= 0 or self.l2 < 0:
             raise ConfigError("--lr must be positive and --l2 non-negative.")
+        if self.shift < 0:
+            raise ConfigError(f"--shift must be a non-negative number of pixels, got "
+                              f"{self.shift}.")
 
     def batch_for(self, n_train: int) -> int:
         """Full-batch gradient descent uses the whole training set every step."""
@@ -80,6 +84,20 @@ class TrainResult:
     train_seconds: float
     history: History
     best_step: int | None = None
+
+
+def random_shift(x: torch.Tensor, s: int) -> torch.Tensor:
+    """Translate each image of x (B, C, H, W) by its own (dy, dx), each uniform in [-s, s],
+    filling with zeros: the classic augmentation for digits, on x's device, drawn from the
+    global generator (whose state checkpoints carry)."""
+    B, _, H, W = x.shape
+    padded = F.pad(x, (s, s, s, s))
+    dy, dx = torch.randint(0, 2 * s + 1, (2, B, 1), device=x.device)
+    rows = (dy + torch.arange(H, device=x.device))[:, None, :, None]  # (B, 1, H, 1)
+    cols = (dx + torch.arange(W, device=x.device))[:, None, None, :]  # (B, 1, 1, W)
+    b = torch.arange(B, device=x.device)[:, None, None, None]
+    c = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
+    return padded[b, c, rows, cols]
 
 
 def loss_fn(task: str):
@@ -161,12 +179,14 @@ def train(model: nn.Module, data: Dataset, cfg: TrainConfig, *, progress: bool =
         for i, idx in enumerate(epoch_batches(n, batch, generator)):
             if i < skip:
                 continue
+            mine = idx if ranks == 1 else \
+                idx[len(idx) * dist.rank // ranks:len(idx) * (dist.rank + 1) // ranks]
+            x, y = data.train.x[mine], data.train.y[mine]
+            if cfg.shift and x.dim() == 4:
+                x = random_shift(x, cfg.shift)
             if ranks == 1:
-                x, y = data.train.x[idx], data.train.y[idx]
                 loss = loss_fn(task)(net(x), y)
             else:
-                mine = idx[len(idx) * dist.rank // ranks:len(idx) * (dist.rank + 1) // ranks]
-                x, y = data.train.x[mine], data.train.y[mine]
                 per_example = 1 if task == "classification" else y[0].numel()
                 loss = loss_fn(task)(net(x), y, reduction="sum") * (
                     ranks / (len(idx) * per_example))
