@@ -14,7 +14,7 @@ import layerwise.rbm
 from conftest import run_ranks, start_ranks
 from layerwise.cli.main import main
 from layerwise.distributed.bits import pack_bits, unpack_bits
-from layerwise.rbm.parallel import Partition
+from layerwise.rbm.blocks import Partition
 
 WORKER = str(Path(__file__).parent / "workers" / "rbm_parallel_worker.py")
 LAYERWISE = [sys.executable, "-m", "layerwise"]

@@ -12,7 +12,8 @@ import torch
 
 from layerwise.distributed import join
 from layerwise.rbm.model import RBM, RBMConfig
-from layerwise.rbm.parallel import ParallelCD, ParallelConfig, fit_parallel
+from layerwise.rbm.parallel import ParallelCD, ParallelConfig
+from layerwise.rbm.parallel_run import fit_parallel
 from layerwise.rbm.train import CDConfig
 
 V, H, N = 50, 36, 240

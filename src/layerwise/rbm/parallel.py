@@ -50,18 +50,16 @@ from the others. Each weight lives on one rank, so nothing drifts.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 import torch
 
-from layerwise.data.datasets import epoch_batches
 from layerwise.distributed import Dist
 from layerwise.distributed.bits import pack_bits, packed_size, unpack_bits
 from layerwise.errors import ConfigError
+from layerwise.rbm.blocks import BlockSampler, Partition
 from layerwise.rbm.model import RBM
-from layerwise.rbm.train import CDConfig, RBMDivergedError
+from layerwise.rbm.train import CDConfig
 
 ALGORITHMS = ("model", "data", "visible")
 
@@ -84,57 +82,6 @@ class ParallelConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-@dataclass(frozen=True)
-class Partition:
-    """n units in `blocks` contiguous blocks; rank k of K owns blocks [k G/K, (k+1) G/K)."""
-
-    n: int
-    blocks: int
-    ranks: int
-
-    def block_bounds(self, b: int) -> tuple[int, int]:
-        return b * self.n // self.blocks, (b + 1) * self.n // self.blocks
-
-    def owned_blocks(self, rank: int) -> range:
-        return range(rank * self.blocks // self.ranks, (rank + 1) * self.blocks // self.ranks)
-
-    def units(self, rank: int) -> slice:
-        blocks = self.owned_blocks(rank)
-        return slice(self.block_bounds(blocks.start)[0], self.block_bounds(blocks.stop)[0])
-
-    def sizes(self) -> list[int]:
-        return [self.units(k).stop - self.units(k).start for k in range(self.ranks)]
-
-
-class BlockSampler:
-    """Random numbers for a range of blocks of units, one generator per block.
-
-    Block b of layer `salt` is seeded with seed * 2^20 + salt * 2^16 + b, so the draws for a unit
-    are the same whichever rank owns it."""
-
-    def __init__(self, part: Partition, blocks: range, seed: int, salt: int,
-                 device: torch.device):
-        self.part, self.blocks = part, blocks
-        self.generators = [torch.Generator(device).manual_seed((seed << 20) + (salt << 16) + b)
-                           for b in blocks]
-
-    def draw(self, B: int, normal: bool = False) -> torch.Tensor:
-        """(B, units of the blocks) float32 uniforms (or standard normals)."""
-        parts = []
-        for b, g in zip(self.blocks, self.generators, strict=True):
-            lo, hi = self.part.block_bounds(b)
-            fn = torch.randn if normal else torch.rand
-            parts.append(fn(B, hi - lo, generator=g, dtype=torch.float32, device=g.device))
-        return torch.cat(parts, 1) if len(parts) != 1 else parts[0]
-
-    def state(self) -> list[torch.Tensor]:
-        return [g.get_state() for g in self.generators]
-
-    def set_state(self, states: list[torch.Tensor]) -> None:
-        for g, s in zip(self.generators, states, strict=True):
-            g.set_state(s)
 
 
 def momentum_step(W: torch.Tensor, vel: torch.Tensor, G: torch.Tensor, lr_b: float, m: float,
@@ -452,49 +399,3 @@ class ParallelCD:
         self.batches.set_state(state["batches"])
         self.epoch, self.batches_done = int(state["epoch"]), int(state["batches_done"])
         self.sync_log = list(state.get("sync_log", []))
-
-
-@dataclass
-class ParallelEpoch:
-    epoch: int
-    recon_error: float  # mean squared error per visible unit over the epoch (all ranks)
-    seconds: float
-    sent_bytes: int  # what this rank sent in the epoch (synchronisations excluded)
-    sync_drift: float | None  # largest drift removed by the epoch's synchronisations
-
-
-def fit_parallel(trainer: ParallelCD, x: torch.Tensor,
-                 on_epoch: Callable[[ParallelEpoch], None] | None = None
-                 ) -> list[ParallelEpoch]:
-    """Train until `trainer.cd.epochs` epochs are done on x (N, V), the same on every rank."""
-    dist, cd = trainer.dist, trainer.cd
-    x = x.to(device=dist.device, dtype=trainer.cfg.torch_dtype)
-    N, V = x.shape
-    records = []
-    while trainer.epoch < cd.epochs:
-        start, sent, syncs = time.perf_counter(), dist.sent_bytes, len(trainer.sync_log)
-        sync_bytes = trainer.sync_bytes
-        total = torch.zeros((), dtype=x.dtype, device=x.device)
-        for idx in epoch_batches(N, cd.batch_size, trainer.batches):
-            total += trainer.step(x[idx])
-        sent = dist.sent_bytes - sent - (trainer.sync_bytes - sync_bytes)
-        # One all-reduce per epoch: the error's parts and whether any rank's weights broke.
-        figures = torch.stack([total.double(), torch.tensor(
-            float(not trainer.parameters_finite()), dtype=torch.float64, device=x.device)])
-        dist.all_reduce(figures, "collecting the epoch's error")
-        if dist.device.type == "cuda":
-            torch.cuda.synchronize(dist.device)
-        seconds = time.perf_counter() - start
-        error = float(figures[0]) / (N * V)
-        if figures[1] > 0 or error != error:
-            raise RBMDivergedError(f"the RBM's weights became NaN/inf in epoch "
-                                   f"{trainer.epoch + 1}; lower --lr. The last sharded "
-                                   "checkpoint (if any) is unchanged.")
-        trainer.epoch += 1
-        drifts = trainer.sync_log[syncs:]
-        record = ParallelEpoch(trainer.epoch, error, seconds, sent,
-                               max(drifts) if drifts else None)
-        records.append(record)
-        if on_epoch is not None:
-            on_epoch(record)
-    return records

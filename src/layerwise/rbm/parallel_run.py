@@ -1,4 +1,4 @@
-"""A parallel RBM run end to end, and its sharded checkpoints.
+"""A parallel RBM run end to end: the epoch loop, the run, and its sharded checkpoints.
 
 `layerwise rbm train --parallel ALGORITHM` under torchrun calls `run_parallel` on every rank.
 
@@ -15,11 +15,14 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from layerwise.data.datasets import load_dataset
+from layerwise.data.datasets import epoch_batches, load_dataset
 from layerwise.data.files import atomic_output, atomic_write_bytes
 from layerwise.distributed import Dist, join
 from layerwise.errors import ConfigError, DataError
@@ -27,9 +30,9 @@ from layerwise.rbm import comm, io
 from layerwise.rbm.data import Preprocessing, fit_preprocessing
 from layerwise.rbm.measures import reconstruction_error
 from layerwise.rbm.model import RBM, RBMConfig
-from layerwise.rbm.parallel import ParallelCD, ParallelConfig, ParallelEpoch, fit_parallel
+from layerwise.rbm.parallel import ParallelCD, ParallelConfig
 from layerwise.rbm.run import RBMRun
-from layerwise.rbm.train import CDConfig
+from layerwise.rbm.train import CDConfig, RBMDivergedError
 from layerwise.train.run import setup_device
 
 MANIFEST = "manifest.json"
@@ -179,3 +182,49 @@ def _run(model, cd, par, opts, shards, dist: Dist, progress: bool) -> dict:
         "sync_drift": list(trainer.sync_log),
         "history": history,
     }
+
+
+@dataclass
+class ParallelEpoch:
+    epoch: int
+    recon_error: float  # mean squared error per visible unit over the epoch (all ranks)
+    seconds: float
+    sent_bytes: int  # what this rank sent in the epoch (synchronisations excluded)
+    sync_drift: float | None  # largest drift removed by the epoch's synchronisations
+
+
+def fit_parallel(trainer: ParallelCD, x: torch.Tensor,
+                 on_epoch: Callable[[ParallelEpoch], None] | None = None
+                 ) -> list[ParallelEpoch]:
+    """Train until `trainer.cd.epochs` epochs are done on x (N, V), the same on every rank."""
+    dist, cd = trainer.dist, trainer.cd
+    x = x.to(device=dist.device, dtype=trainer.cfg.torch_dtype)
+    N, V = x.shape
+    records = []
+    while trainer.epoch < cd.epochs:
+        start, sent, syncs = time.perf_counter(), dist.sent_bytes, len(trainer.sync_log)
+        sync_bytes = trainer.sync_bytes
+        total = torch.zeros((), dtype=x.dtype, device=x.device)
+        for idx in epoch_batches(N, cd.batch_size, trainer.batches):
+            total += trainer.step(x[idx])
+        sent = dist.sent_bytes - sent - (trainer.sync_bytes - sync_bytes)
+        # One all-reduce per epoch: the error's parts and whether any rank's weights broke.
+        figures = torch.stack([total.double(), torch.tensor(
+            float(not trainer.parameters_finite()), dtype=torch.float64, device=x.device)])
+        dist.all_reduce(figures, "collecting the epoch's error")
+        if dist.device.type == "cuda":
+            torch.cuda.synchronize(dist.device)
+        seconds = time.perf_counter() - start
+        error = float(figures[0]) / (N * V)
+        if figures[1] > 0 or error != error:
+            raise RBMDivergedError(f"the RBM's weights became NaN/inf in epoch "
+                                   f"{trainer.epoch + 1}; lower --lr. The last sharded "
+                                   "checkpoint (if any) is unchanged.")
+        trainer.epoch += 1
+        drifts = trainer.sync_log[syncs:]
+        record = ParallelEpoch(trainer.epoch, error, seconds, sent,
+                               max(drifts) if drifts else None)
+        records.append(record)
+        if on_epoch is not None:
+            on_epoch(record)
+    return records
