@@ -23,7 +23,13 @@ def test_rbm_bench_pieces_time_real_epochs():
 
     x = (torch.rand(300, rbm.V, generator=torch.Generator().manual_seed(0)) < 0.3).float()
     assert rbm.gemm_rate(torch.device("cpu"), torch.float32, n=256, repeats=2) > 1e8
+    calls = []
     for fn in (rbm.time_layerwise, rbm.time_plain):
-        assert fn(x, 0) > 0
+        seconds = fn(x, 0, lambda: calls.append(1))
+        assert len(seconds) == rbm.EPOCHS and min(seconds) > 0
+    assert len(calls) == 2 * rbm.EPOCHS  # one paired GEMM window after every epoch
+    row = rbm.time_paired(lambda x, seed, between: rbm.time_layerwise(x, seed, between, "bf16"),
+                          x, 0, torch.bfloat16)
+    assert len(row["paired_gemm_flops"]) == rbm.EPOCHS and row["x_floor"] > 0
     sk = rbm.time_sklearn(x, 0)
-    assert isinstance(sk, str) and "not installed" in sk or sk > 0
+    assert isinstance(sk, str) and "not installed" in sk or min(sk) > 0

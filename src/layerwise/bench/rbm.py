@@ -5,27 +5,34 @@ Fashion-MNIST (all 60,000 training images), side by side with its peers and agai
   reconstruction down, reconstruction up, and the two outer products of the update) divided by
   this device's measured GEMM rate for the same dtype, measured in the same run;
 - layerwise: `CDTrainer` (one fused GEMM for both outer products, the momentum step fused
-  into it, samples drawn on the device, no host synchronisation inside the epoch);
+  into it, samples drawn on the device, no host synchronisation inside the epoch), and the
+  same with bfloat16 products (`--matmul bf16`) against the floor of the bf16 GEMM rate;
 - plain PyTorch: the textbook loop with five separate products and torch.bernoulli;
 - scikit-learn BernoulliRBM and learnergy's RBM, when installed (`pip install '.[bench]'`);
 - then the report's problem (8,000 x 20,000, random binary data; 1,000 examples on a CPU, the
   report's 8,000 on a GPU): achieved FLOP rate per precision against the GEMM rate of that
   precision.
 
-Every implementation is warmed up before it is timed; GPU timings synchronise first.
+Every implementation is warmed up before it is timed; GPU timings synchronise first. On a shared
+machine the speed of the same epoch drifts by a quarter within a minute, so the floor is paired
+with each timing: a short GEMM window runs between every two timed epochs (or fits), each epoch
+is divided by the floor of the window beside it, and the table gives the medians over EPOCHS.
 """
 
 from __future__ import annotations
 
+import statistics
 import time
+from collections.abc import Callable
 
 import torch
 
 from layerwise.data.datasets import load_dataset
-from layerwise.rbm.model import RBM, RBMConfig
+from layerwise.rbm.model import RBM, RBMConfig, tf32_products
 from layerwise.rbm.train import CDConfig, CDTrainer, fit
 
 V, H, B = 784, 500, 100
+EPOCHS = 3  # timed epochs per implementation; the median is reported
 
 
 def _sync(device: torch.device) -> None:
@@ -33,33 +40,44 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def gemm_rate(device: torch.device, dtype: torch.dtype, n: int = 2048, repeats: int = 10
-              ) -> float:
-    """Measured FLOP/s of an n x n x n matrix product (the device's practical peak)."""
+def gemm_rate(device: torch.device, dtype: torch.dtype, n: int = 2048, repeats: int = 10,
+              windows: int = 3) -> float:
+    """Measured FLOP/s of an n x n x n matrix product (the device's practical peak): the best
+    of `windows` windows of `repeats` products each."""
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
     c = torch.empty(n, n, device=device, dtype=dtype)
     for _ in range(2):
         torch.mm(a, b, out=c)
-    _sync(device)
-    start = time.perf_counter()
-    for _ in range(repeats):
-        torch.mm(a, b, out=c)
-    _sync(device)
-    return 2 * n ** 3 * repeats / (time.perf_counter() - start)
+    best = 0.0
+    for _ in range(windows):
+        _sync(device)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            torch.mm(a, b, out=c)
+        _sync(device)
+        best = max(best, 2 * n ** 3 * repeats / (time.perf_counter() - start))
+    return best
 
 
-def time_layerwise(x: torch.Tensor, seed: int) -> float:
+Between = Callable[[], None]  # runs between two timed epochs: the paired GEMM window
+
+
+def time_layerwise(x: torch.Tensor, seed: int, between: Between = lambda: None,
+                   matmul: str = "full") -> list[float]:
+    """Seconds of each of EPOCHS epochs of `CDTrainer`, `between()` after every epoch."""
     rbm = RBM(RBMConfig(V, H), torch.Generator().manual_seed(seed)).to(x.device)
-    trainer = CDTrainer(rbm, CDConfig(epochs=1, batch_size=B, lr=0.05, momentum=0.5,
-                                      seed=seed))
+    trainer = CDTrainer(rbm, CDConfig(epochs=EPOCHS, batch_size=B, lr=0.05, momentum=0.5,
+                                      matmul=matmul, seed=seed))
     for _ in range(10):  # warm-up
         trainer.step(x[:B])
     _sync(x.device)
-    return fit(trainer, x)[0].seconds  # fit reads the epoch's error: the device is synchronised
+    # fit reads each epoch's error, so the device is synchronised at every epoch's end, and
+    # its clock starts after on_epoch returns
+    return [r.seconds for r in fit(trainer, x, on_epoch=lambda record: between())]
 
 
-def time_plain(x: torch.Tensor, seed: int) -> float:
+def time_plain(x: torch.Tensor, seed: int, between: Between = lambda: None) -> list[float]:
     """The loop as it is usually written: five matmuls, torch.bernoulli, no fusion."""
     g = torch.Generator(x.device).manual_seed(seed)
     W = torch.randn(V, H, generator=g, device=x.device) * 0.01
@@ -78,15 +96,31 @@ def time_plain(x: torch.Tensor, seed: int) -> float:
 
     for _ in range(10):
         step(x[:B])
-    _sync(x.device)
-    start = time.perf_counter()
-    for idx in torch.randperm(len(x), generator=g, device=x.device).split(B):
-        step(x[idx])
-    _sync(x.device)
-    return time.perf_counter() - start
+    seconds = []
+    for _ in range(EPOCHS):
+        _sync(x.device)
+        start = time.perf_counter()
+        for idx in torch.randperm(len(x), generator=g, device=x.device).split(B):
+            step(x[idx])
+        _sync(x.device)
+        seconds.append(time.perf_counter() - start)
+        between()
+    return seconds
 
 
-def time_sklearn(x: torch.Tensor, seed: int) -> float | str:
+def time_fits(fit_once: Callable[[], object], between: Between) -> list[float]:
+    """The wall time of EPOCHS calls of fit_once() (one epoch each), `between()` after each."""
+    seconds = []
+    for _ in range(EPOCHS):
+        start = time.perf_counter()
+        fit_once()
+        seconds.append(time.perf_counter() - start)
+        between()
+    return seconds
+
+
+def time_sklearn(x: torch.Tensor, seed: int, between: Between = lambda: None
+                 ) -> list[float] | str:
     try:
         from sklearn.neural_network import BernoulliRBM
     except ImportError:
@@ -95,13 +129,12 @@ def time_sklearn(x: torch.Tensor, seed: int) -> float | str:
 
     data = x.cpu().numpy().astype(np.float64)  # its own default dtype; float32 is slower there
     BernoulliRBM(n_components=H, batch_size=B, n_iter=1, random_state=seed).fit(data[:1000])
-    start = time.perf_counter()
-    BernoulliRBM(n_components=H, batch_size=B, learning_rate=0.05, n_iter=1,
-                 random_state=seed).fit(data)
-    return time.perf_counter() - start
+    return time_fits(lambda: BernoulliRBM(n_components=H, batch_size=B, learning_rate=0.05,
+                                          n_iter=1, random_state=seed).fit(data), between)
 
 
-def time_learnergy(x: torch.Tensor, seed: int) -> float | str:
+def time_learnergy(x: torch.Tensor, seed: int, between: Between = lambda: None
+                   ) -> list[float] | str:
     try:
         from learnergy.models.bernoulli import RBM as LearnergyRBM
     except ImportError:
@@ -115,36 +148,37 @@ def time_learnergy(x: torch.Tensor, seed: int) -> float | str:
     model = LearnergyRBM(n_visible=V, n_hidden=H, steps=1, learning_rate=0.05, momentum=0,
                          decay=0, temperature=1, use_gpu=use_gpu)
     model.fit(torch.utils.data.Subset(dataset, range(1000)), batch_size=B, epochs=1)
-    start = time.perf_counter()
-    model.fit(dataset, batch_size=B, epochs=1)
-    return time.perf_counter() - start
+    return time_fits(lambda: model.fit(dataset, batch_size=B, epochs=1), between)
 
 
 def large_problem(device: torch.device, examples: int, seed: int = 0) -> list[dict]:
     """The report's problem, 8,000 visible x 20,000 hidden on random binary vectors, batch 100:
     achieved FLOP rate of one CD-1 epoch per precision against that precision's GEMM rate.
-    TF32 (float32 storage, TensorFloat-32 products) is measured on CUDA devices only."""
+
+    float64 and float32 are the storage dtype; bf16 and TF32 train float32 weights with those
+    products (`--matmul`), against a bf16 x bf16 GEMM and a TF32 GEMM. TF32 is CUDA only."""
     V_big, H_big = 8000, 20000
     g = torch.Generator(device).manual_seed(seed)
     x = (torch.rand(examples, V_big, generator=g, device=device) < 0.5).float()
-    precisions = [("float64", torch.float64, False), ("float32", torch.float32, False)]
+    n = 2048 if device.type == "cpu" else 8192
+    # (name, storage dtype, --matmul, the GEMM whose rate bounds it)
+    precisions = [("float64", "float64", "full", torch.float64),
+                  ("float32", "float32", "full", torch.float32),
+                  ("bf16", "float32", "bf16", torch.bfloat16)]
     if device.type == "cuda":
-        precisions.append(("tf32", torch.float32, True))
+        precisions.insert(2, ("tf32", "float32", "tf32", torch.float32))
     rows = []
-    for name, dtype, tf32 in precisions:
-        previous = torch.backends.cuda.matmul.allow_tf32
-        torch.backends.cuda.matmul.allow_tf32 = tf32
-        try:
-            rate = gemm_rate(device, dtype, n=2048 if device.type == "cpu" else 8192)
-            rbm = RBM(RBMConfig(V_big, H_big, dtype=name if name != "tf32" else "float32"),
-                      torch.Generator().manual_seed(seed)).to(device)
-            trainer = CDTrainer(rbm, CDConfig(epochs=1, batch_size=B, seed=seed))
-            xs = x.to(dtype)
-            trainer.step(xs[:B])  # warm-up
-            _sync(device)
-            seconds = fit(trainer, xs)[0].seconds
-        finally:
-            torch.backends.cuda.matmul.allow_tf32 = previous
+    for name, dtype, matmul, gemm_dtype in precisions:
+        with tf32_products(matmul == "tf32"):
+            rate = gemm_rate(device, gemm_dtype, n=n)
+        rbm = RBM(RBMConfig(V_big, H_big, dtype=dtype),
+                  torch.Generator().manual_seed(seed)).to(device)
+        trainer = CDTrainer(rbm, CDConfig(epochs=1, batch_size=B, matmul=matmul, seed=seed))
+        xs = x.to(rbm.W.dtype)
+        trainer.step(xs[:B])  # warm-up
+        _sync(device)
+        seconds = fit(trainer, xs)[0].seconds
+        del rbm, trainer, xs  # the next precision needs the memory
         achieved = 10 * examples * V_big * H_big / seconds
         rows.append({"precision": name, "examples": examples, "epoch_seconds": seconds,
                      "achieved_flops": achieved, "gemm_flops": rate,
@@ -152,26 +186,52 @@ def large_problem(device: torch.device, examples: int, seed: int = 0) -> list[di
     return rows
 
 
+def time_paired(fn, x: torch.Tensor, seed: int, gemm_dtype: torch.dtype) -> dict | str:
+    """Time fn's epochs with a GEMM window of gemm_dtype after each; x_floor is the median of
+    (epoch seconds) / (10 N V H / the window's rate)."""
+    paired: list[float] = []
+    seconds = fn(x, seed, lambda: paired.append(
+        gemm_rate(x.device, gemm_dtype, repeats=3, windows=1)))
+    if isinstance(seconds, str):
+        return seconds
+    flops = 10 * len(x) * V * H
+    return {"seconds": statistics.median(seconds), "epoch_seconds": seconds,
+            "paired_gemm_flops": paired,
+            "x_floor": statistics.median(s * r / flops for s, r in zip(seconds, paired,
+                                                                       strict=True))}
+
+
 def run(dataset: str, device: torch.device, seed: int = 0, progress: bool = True) -> dict:
     data = load_dataset(dataset, val_size=0, seed=seed, device=device, progress=progress)
     x = (data.train.x.reshape(len(data.train), -1) > 0.5).float()
     if x.shape[1] != V:
         raise ValueError(f"the rbm bench needs 784-pixel images; {dataset} has {x.shape[1]}.")
-    N = len(x)
-    rate = gemm_rate(device, torch.float32)
-    floor = 10 * N * V * H / rate
-    rows: dict[str, float | str] = {}
-    for name, fn in (("layerwise", time_layerwise), ("plain PyTorch", time_plain),
-                     ("scikit-learn BernoulliRBM", time_sklearn),
-                     ("learnergy RBM", time_learnergy)):
+    flops = 10 * len(x) * V * H
+    rates: dict[str, list[float]] = {"float32": [], "bf16": []}
+    rows: dict[str, dict] = {}
+    for name, products, fn in (
+            ("layerwise", "float32", time_layerwise),
+            ("plain PyTorch", "float32", time_plain),
+            ("scikit-learn BernoulliRBM", "float64", time_sklearn),
+            ("learnergy RBM", "float32", time_learnergy),
+            ("layerwise, bf16 products", "bf16",
+             lambda x, seed, between: time_layerwise(x, seed, between, matmul="bf16"))):
         if progress:
             print(f"timing {name} ...", flush=True)
-        rows[name] = fn(x, seed)
+        floor_of = "bf16" if products == "bf16" else "float32"  # float64 peers: float32 floor
+        row = time_paired(fn, x, seed, torch.bfloat16 if floor_of == "bf16" else torch.float32)
+        if isinstance(row, str):
+            rows[name] = {"skipped": row}
+            continue
+        rates[floor_of] += row["paired_gemm_flops"]
+        rows[name] = {**row, "products": products}
     if progress:
         print("timing the report's 8000 x 20000 problem ...", flush=True)
     large = large_problem(device, 8000 if device.type == "cuda" else 1000, seed)
-    return {"suite": "rbm", "dataset": dataset, "examples": N, "visible": V, "hidden": H,
-            "large_problem": large,
-            "batch_size": B, "gemm_flops": rate, "floor_seconds": floor,
-            "rows": {n: ({"seconds": s, "x_floor": s / floor} if isinstance(s, float)
-                         else {"skipped": s}) for n, s in rows.items()}}
+    rate = {p: statistics.median(r) for p, r in rates.items()}
+    return {"suite": "rbm", "dataset": dataset, "examples": len(x), "visible": V, "hidden": H,
+            "large_problem": large, "batch_size": B, "timed_epochs": EPOCHS,
+            "gemm_flops": rate["float32"], "floor_seconds": flops / rate["float32"],
+            "gemm_flops_range": [min(rates["float32"]), max(rates["float32"])],
+            "bf16_gemm_flops": rate["bf16"], "bf16_floor_seconds": flops / rate["bf16"],
+            "rows": rows}

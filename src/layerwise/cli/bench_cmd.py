@@ -145,15 +145,22 @@ def cmd_rbm(args) -> int:
     timed["floor"] = report["floor_seconds"]
     plot(out / "rbm.png", "implementation", {"seconds": list(timed.values())}, list(timed),
          f"CD-1 epoch, 784x500, batch 100, {env['device_name']}", "s")
+    lo, hi = report["gemm_flops_range"]
     lines = [f"one CD-1 epoch: {report['examples']:,} x 784 binarised {dataset}, 500 hidden, "
              f"batch 100 ({env['device_name']}, {env['torch_threads']} threads, torch "
              f"{env['torch']}, revision {env['revision']})",
-             f"floor = 10 N V H / {report['gemm_flops'] / 1e9:.1f} GFLOP/s (measured float32 "
-             f"GEMM) = {report['floor_seconds']:.3f} s",
-             f"{'implementation':<27} {'seconds':>9} {'x floor':>8}"]
+             f"floor = 10 N V H / {report['gemm_flops'] / 1e9:.1f} GFLOP/s (median float32 GEMM "
+             f"window; range {lo / 1e9:.1f}-{hi / 1e9:.1f}) = {report['floor_seconds']:.3f} s; "
+             f"with bf16 products 10 N V H / {report['bf16_gemm_flops'] / 1e9:.1f} GFLOP/s "
+             f"(bf16 GEMM) = {report['bf16_floor_seconds']:.3f} s",
+             f"medians of {report['timed_epochs']} epochs; x floor divides each epoch by the "
+             "floor of the GEMM window run right after it, at the products' precision "
+             "(float32 for the float64 peer)",
+             f"{'implementation':<27} {'products':>9} {'seconds':>9} {'x floor':>8}"]
     for name, row in report["rows"].items():
-        lines.append(f"{name:<27} {row['seconds']:>9.3f} {row['x_floor']:>8.2f}"
-                     if "seconds" in row else f"{name:<27} {row['skipped']}")
+        lines.append(f"{name:<27} {row['products']:>9} {row['seconds']:>9.3f} "
+                     f"{row['x_floor']:>8.2f}" if "seconds" in row
+                     else f"{name:<27} {row['skipped']}")
     lines.append("the report's problem, 8000 visible x 20000 hidden, CD-1, batch 100:")
     lines.append(f"{'precision':<10} {'examples':>8} {'epoch s':>9} {'GFLOP/s':>9} "
                  f"{'GEMM GFLOP/s':>13} {'of GEMM':>8}")

@@ -18,7 +18,7 @@ from layerwise.rbm.dbn import run_dbn
 from layerwise.rbm.features import compare
 from layerwise.rbm.images import save_png
 from layerwise.rbm.measures import MAX_ENUMERATE, ais, exact_log_z, log_likelihood
-from layerwise.rbm.model import DTYPES, RBMConfig
+from layerwise.rbm.model import DTYPES, MATMUL_PRECISIONS, RBMConfig
 from layerwise.rbm.parallel import ALGORITHMS, ParallelConfig
 from layerwise.rbm.parallel_run import run_parallel
 from layerwise.rbm.run import RBMRun, gibbs_samples, run_rbm, sample_grid
@@ -139,6 +139,10 @@ def _add_cd(p: argparse.ArgumentParser) -> None:
                    help="learning rate (default 0.05 binary, 0.001 Gaussian)")
     p.add_argument("--momentum", type=float, default=0.5)
     p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--matmul", choices=MATMUL_PRECISIONS, default="full",
+                   help="precision of the matrix products: full (the --dtype), tf32 (CUDA tensor "
+                        "cores) or bf16 (bfloat16 operands, float32 sums); weights and updates "
+                        "stay float32")
     p.add_argument("--seed", type=int, default=0)
 
 
@@ -147,7 +151,7 @@ def _cd_config(args, gaussian: bool = False) -> CDConfig:
     return CDConfig(cd_k=args.cd_k, persistent=args.pcd, epochs=args.epochs,
                     batch_size=args.batch_size, lr=lr, momentum=args.momentum,
                     weight_decay=args.weight_decay, sample_visible=args.sample_visible,
-                    seed=args.seed)
+                    matmul=args.matmul, seed=args.seed)
 
 
 def _run_config(args, **kw) -> RunConfig:

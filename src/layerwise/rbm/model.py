@@ -19,6 +19,8 @@ unless `learn_sigma`, in which case it is stored as log sigma and clamped to `si
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import torch
@@ -28,6 +30,9 @@ from torch import nn
 from layerwise.errors import ConfigError
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
+# How matrix products are computed while training: at the storage dtype, or with float32 weights
+# in TensorFloat-32 (CUDA tensor cores) or with operands rounded to bfloat16.
+MATMUL_PRECISIONS = ("full", "tf32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -86,6 +91,44 @@ class RBM(nn.Module):
         self.register_buffer("b_vis", torch.zeros(V, dtype=dtype))
         self.register_buffer("b_hid", torch.zeros(H, dtype=dtype))
         self.register_buffer("log_sigma", torch.zeros(V, dtype=dtype))
+        # W rounded to bfloat16 inside product_precision("bf16"). The buffer outlives the context
+        # (it costs half of W) because allocating V x H fresh memory every batch costs more than
+        # the products themselves.
+        self._W_low: torch.Tensor | None = None
+        self._low = False
+
+    @contextmanager
+    def product_precision(self, precision: str) -> Iterator[None]:
+        """Inside, the matrix products of v -> h and h -> v (and `matmul`) run at `precision`.
+
+        "full": the storage dtype. "tf32": float32 products on TensorFloat-32 tensor cores
+        (10-bit mantissas, float32 accumulation; CUDA only). "bf16": operands rounded to
+        bfloat16 (8-bit mantissas), products accumulated in float32 and returned as float32;
+        W is rounded once on entry, so leave the context before the weights change and enter
+        it again after. Biases, sigmoids, sampling and updates stay in the storage dtype.
+        """
+        check_product_precision(precision, self.W)
+        with tf32_products(precision == "tf32"):
+            if precision == "bf16":
+                if self._W_low is None or self._W_low.shape != self.W.shape \
+                        or self._W_low.device != self.W.device:
+                    self._W_low = torch.empty_like(self.W, dtype=torch.bfloat16)
+                self._W_low.copy_(self.W)
+            self._low = precision == "bf16"
+            try:
+                yield
+            finally:
+                self._low = False
+
+    def matmul(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """a @ b at the current product precision (see `product_precision`), in a's dtype."""
+        if not self._low:
+            return a @ b
+        return (a.to(torch.bfloat16) @ b.to(torch.bfloat16)).to(a.dtype)
+
+    def top_down(self, h: torch.Tensor) -> torch.Tensor:
+        """(B, H) -> (B, V): h W^T at the current product precision."""
+        return self.matmul(h, (self._W_low if self._low else self.W).T)
 
     @property
     def gaussian(self) -> bool:
@@ -101,6 +144,8 @@ class RBM(nn.Module):
 
     def hidden_input(self, v: torch.Tensor) -> torch.Tensor:
         """(B, V) -> (B, H): b_hid + (v / sigma) W."""
+        if self._low:
+            return self.matmul(self.scaled(v), self._W_low).add_(self.b_hid)
         return torch.addmm(self.b_hid, self.scaled(v), self.W)
 
     def mean_hidden(self, v: torch.Tensor) -> torch.Tensor:
@@ -110,8 +155,10 @@ class RBM(nn.Module):
     def mean_visible(self, h: torch.Tensor) -> torch.Tensor:
         """E[v | h], (B, H) -> (B, V): sigmoid(b_vis + h W^T), or b_vis + sigma (h W^T)."""
         if not self.gaussian:
+            if self._low:
+                return torch.sigmoid(self.top_down(h).add_(self.b_vis))
             return torch.sigmoid(torch.addmm(self.b_vis, h, self.W.T))
-        top_down = h @ self.W.T
+        top_down = self.top_down(h)
         return self.b_vis + (self.sigma * top_down if self.cfg.learn_sigma else top_down)
 
     def sample_hidden(self, v: torch.Tensor, generator: torch.Generator | None = None
@@ -160,6 +207,34 @@ class RBM(nn.Module):
     def clamp_sigma(self) -> None:
         lo, hi = self.cfg.sigma_bounds
         self.log_sigma.clamp_(math.log(lo), math.log(hi))
+
+
+def check_product_precision(precision: str, W: torch.Tensor) -> None:
+    """Refuse, in one sentence, a product precision that the weights W cannot use."""
+    if precision not in MATMUL_PRECISIONS:
+        raise ConfigError(f"--matmul must be one of {', '.join(MATMUL_PRECISIONS)}, "
+                          f"got {precision!r}.")
+    if precision != "full" and W.dtype != torch.float32:
+        raise ConfigError(f"--matmul {precision} rounds float32 weights; these are "
+                          f"{str(W.dtype).removeprefix('torch.')}: use --dtype float32.")
+    if precision == "tf32" and W.device.type != "cuda":
+        raise ConfigError("--matmul tf32 needs a CUDA device (TensorFloat-32 is a tensor-core "
+                          "format); on a CPU use --matmul bf16.")
+
+
+@contextmanager
+def tf32_products(enabled: bool) -> Iterator[None]:
+    """Inside, CUDA float32 matrix products may use TensorFloat-32 (when `enabled`)."""
+    if not enabled:
+        yield
+        return
+    cuda_matmul = torch.backends.cuda.matmul
+    previous = cuda_matmul.fp32_precision
+    cuda_matmul.fp32_precision = "tf32"
+    try:
+        yield
+    finally:
+        cuda_matmul.fp32_precision = previous
 
 
 def bernoulli(p: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -119,6 +119,9 @@ class ParallelCD:
         if cd.cd_k != 1 or cd.persistent:
             raise ConfigError("--parallel trains by CD-1, the report's algorithm; drop --cd-k "
                               "and --pcd.")
+        if cd.matmul != "full":
+            raise ConfigError(f"--parallel computes its products at the --dtype; drop --matmul "
+                              f"{cd.matmul}.")
         if init.cfg.learn_sigma:
             raise ConfigError("--parallel trains Gaussian units with sigma fixed at 1 "
                               "(standardised data); drop --learn-sigma.")

@@ -85,6 +85,7 @@ def run_rbm(model: RBMConfig | None, cfg: CDConfig, opts: RBMRun, progress: bool
     figures = {
         "model": f"rbm {rbm.cfg.n_visible}x{rbm.cfg.n_hidden} {rbm.cfg.visible}",
         "dataset": run.dataset, "device": str(device), "epochs": trainer.epoch,
+        "dtype": rbm.cfg.dtype, "matmul": trainer.cfg.matmul,
         "epoch_seconds": (sum(r.seconds for r in records) / len(records)) if records else None,
         "recon_error": reconstruction_error(rbm, prep(data.test.x, dtype)),
         "history": history,

@@ -27,7 +27,7 @@ import torch
 
 from layerwise.data.datasets import epoch_batches
 from layerwise.errors import ConfigError, LayerwiseError
-from layerwise.rbm.model import RBM, bernoulli
+from layerwise.rbm.model import MATMUL_PRECISIONS, RBM, bernoulli, check_product_precision
 
 
 class RBMDivergedError(LayerwiseError):
@@ -47,6 +47,7 @@ class CDConfig:
     weight_decay: float = 1e-4
     sample_visible: bool = False  # False: mean-field reconstructions (the guide's section 3.2)
     sigma_lr_scale: float = 0.01
+    matmul: str = "full"  # products' precision: full, tf32 or bf16 (RBM.product_precision)
     seed: int = 0
 
     def __post_init__(self):
@@ -57,6 +58,9 @@ class CDConfig:
         if not self.lr > 0 or not 0 <= self.momentum < 1 or self.weight_decay < 0:
             raise ConfigError("--lr must be positive, --momentum in [0, 1) and "
                               "--weight-decay non-negative.")
+        if self.matmul not in MATMUL_PRECISIONS:
+            raise ConfigError(f"--matmul must be one of {', '.join(MATMUL_PRECISIONS)}, "
+                              f"got {self.matmul!r}.")
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -76,6 +80,8 @@ class CDTrainer:
         self.sampler = torch.Generator(device).manual_seed(cfg.seed)
         self.batches = torch.Generator(device).manual_seed(cfg.seed + 1)
         self.epoch = 0
+        check_product_precision(cfg.matmul, rbm.W)
+        self._statistic: tuple[torch.Tensor, torch.Tensor] | None = None  # bf16 buffers
 
     def negative_start(self, h_pos: torch.Tensor) -> torch.Tensor:
         """CD-k starts the chain at a sample of h_pos; PCD continues its persistent chains."""
@@ -90,6 +96,12 @@ class CDTrainer:
 
     def step(self, v_pos: torch.Tensor) -> torch.Tensor:
         """One CD-k update on v_pos (B, V); returns the summed squared reconstruction error."""
+        if self.cfg.matmul == "full":
+            return self._step(v_pos)
+        with self.rbm.product_precision(self.cfg.matmul):
+            return self._step(v_pos)
+
+    def _step(self, v_pos: torch.Tensor) -> torch.Tensor:
         rbm, cfg = self.rbm, self.cfg
         B = len(v_pos)
         h_pos = rbm.mean_hidden(v_pos)
@@ -118,7 +130,11 @@ class CDTrainer:
         # One GEMM for both phases: [x_pos; x_neg]^T [h_pos; -h_neg] = x_pos^T h_pos - x_neg^T h_neg
         X = torch.cat([x_pos, x_neg])  # (2B, V)
         Hs = torch.cat([h_pos, h_neg.neg()])  # (2B, H)
-        vel["W"].mul_(m).addmm_(X.T, Hs, alpha=lr / B).add_(rbm.W, alpha=-lr * cfg.weight_decay)
+        if cfg.matmul == "bf16":
+            vel["W"].mul_(m).add_(self._statistic_bf16(X, Hs), alpha=lr / B)
+        else:
+            vel["W"].addmm_(X.T, Hs, beta=m, alpha=lr / B)
+        vel["W"].add_(rbm.W, alpha=-lr * cfg.weight_decay)
         rbm.W.add_(vel["W"])
         db_vis = (v_pos.sum(0) - v_neg.sum(0)) / B
         if rbm.gaussian:
@@ -131,13 +147,25 @@ class CDTrainer:
             rbm.log_sigma.add_(sigma_step)
             rbm.clamp_sigma()
 
+    def _statistic_bf16(self, X: torch.Tensor, Hs: torch.Tensor) -> torch.Tensor:
+        """X^T Hs (V, H) from bfloat16 operands, as float32. The product and its conversion go
+        into buffers kept from batch to batch: fresh V x H memory every batch costs more than
+        the product, and adding the bfloat16 result to float32 directly is slower still."""
+        V, H = X.shape[1], Hs.shape[1]
+        if self._statistic is None:
+            self._statistic = (torch.empty(V, H, dtype=torch.bfloat16, device=X.device),
+                               torch.empty(V, H, dtype=X.dtype, device=X.device))
+        low, full = self._statistic
+        torch.mm(X.T.to(torch.bfloat16), Hs.to(torch.bfloat16), out=low)
+        return full.copy_(low)
+
     def _sigma_step(self, x_pos, h_pos, x_neg, h_neg) -> torch.Tensor:
         """The momentum step of log sigma, from the statistics before this update."""
         rbm, cfg = self.rbm, self.cfg
         b = rbm.b_vis / rbm.sigma
 
         def stat(x, h):  # (x - b/sigma)^2 - x * (h W^T), summed over the batch: (V,)
-            return ((x - b) ** 2 - x * (h @ rbm.W.T)).sum(0)
+            return ((x - b) ** 2 - x * rbm.top_down(h)).sum(0)
 
         grad = (stat(x_pos, h_pos) - stat(x_neg, h_neg)) / len(x_pos)
         return self.vel["log_sigma"].mul_(cfg.momentum).add_(grad,
