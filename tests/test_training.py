@@ -58,7 +58,7 @@ def test_deepnn_is_the_course_s():
                      (10, 1024), (10,)]
     assert all(float(b.detach().mean()) == pytest.approx(0.1) for n, b in net.named_parameters()
                if n.endswith("bias"))
-    w = net[2][1].weight
+    w = net[2][1].weight.detach()
     assert float(w.abs().max()) <= 0.2 and float(w.std()) == pytest.approx(0.088, abs=0.005)
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import torch
 
 from layerwise.errors import ConfigError
@@ -35,3 +38,18 @@ def describe(device: torch.device) -> str:
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     return f"cpu ({torch.get_num_threads()} threads)"
+
+
+@contextmanager
+def tf32_products(enabled: bool) -> Iterator[None]:
+    """Inside, CUDA float32 matrix products may use TensorFloat-32 (when `enabled`)."""
+    if not enabled:
+        yield
+        return
+    cuda_matmul = torch.backends.cuda.matmul
+    previous = cuda_matmul.fp32_precision
+    cuda_matmul.fp32_precision = "tf32"
+    try:
+        yield
+    finally:
+        cuda_matmul.fp32_precision = previous

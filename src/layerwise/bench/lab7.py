@@ -5,7 +5,9 @@ The peer is what a user would write from the course's listing: model on the devi
 drawn on the host and copied over, `torch.optim.Adam` with default (unfused) kernels, accuracy
 read back every 100 steps as the course's loop printed it. layerwise keeps the dataset on the
 device, draws batches as `randperm` slices there, uses the fused Adam on CUDA and reads nothing
-back inside the loop. Both see the same initial weights and the same number of steps.
+back inside the loop. On CUDA two more rows replay each step from a CUDA graph
+(`--cuda-graphs`), with float32 and with TensorFloat-32 matrix products (convolutions keep
+PyTorch's default in every row). All see the same initial weights and the same number of steps.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from layerwise.data.datasets import load_dataset
+from layerwise.device import tf32_products
 from layerwise.nn.models import ModelConfig, build_model
 from layerwise.train.trainer import TrainConfig, evaluate, train
 
@@ -59,13 +62,20 @@ def run(dataset: str, steps: int, device: torch.device, seed: int = 0,
     seconds = plain_eager(peer, data, steps, 50, device, seed)
     rows["plain eager PyTorch"] = {"seconds": seconds, "test_accuracy":
                                    evaluate(peer, data.test, "classification")["accuracy"]}
-    ours = build_model(mcfg).to(device)
-    ours.load_state_dict(init)
-    cfg = TrainConfig(optimizer="adam", lr=1e-4, batch_size=50, steps=steps,
-                      eval_every=steps + 1, seed=seed)
-    result = train(ours, data, cfg, progress=progress)
-    rows["layerwise"] = {"seconds": result.train_seconds, "test_accuracy":
-                         evaluate(ours, data.test, "classification")["accuracy"]}
-    speedup = rows["plain eager PyTorch"]["seconds"] / rows["layerwise"]["seconds"]
+    variants = [("layerwise", False, False)]
+    if device.type == "cuda":
+        variants += [("layerwise, CUDA graph", True, False),
+                     ("layerwise, CUDA graph, TF32", True, True)]
+    for name, graphs, tf32 in variants:
+        ours = build_model(mcfg).to(device)
+        ours.load_state_dict(init)
+        cfg = TrainConfig(optimizer="adam", lr=1e-4, batch_size=50, steps=steps,
+                          eval_every=steps + 1, seed=seed, cuda_graphs=graphs)
+        with tf32_products(tf32):
+            result = train(ours, data, cfg, progress=progress)
+        rows[name] = {"seconds": result.train_seconds, "test_accuracy":
+                      evaluate(ours, data.test, "classification")["accuracy"]}
+    fastest = min(rows[name]["seconds"] for name, _, _ in variants)
+    speedup = rows["plain eager PyTorch"]["seconds"] / fastest
     return {"suite": "lab7", "dataset": dataset, "steps": steps, "batch_size": 50,
             "rows": rows, "speedup_vs_plain": speedup}

@@ -28,7 +28,8 @@ from collections.abc import Callable
 import torch
 
 from layerwise.data.datasets import load_dataset
-from layerwise.rbm.model import RBM, RBMConfig, tf32_products
+from layerwise.device import tf32_products
+from layerwise.rbm.model import RBM, RBMConfig
 from layerwise.rbm.train import CDConfig, CDTrainer, fit
 
 V, H, B = 784, 500, 100
@@ -64,17 +65,25 @@ Between = Callable[[], None]  # runs between two timed epochs: the paired GEMM w
 
 
 def time_layerwise(x: torch.Tensor, seed: int, between: Between = lambda: None,
-                   matmul: str = "full") -> list[float]:
-    """Seconds of each of EPOCHS epochs of `CDTrainer`, `between()` after every epoch."""
+                   matmul: str = "full", cuda_graphs: bool = False) -> list[float]:
+    """Seconds of each of EPOCHS epochs of `CDTrainer`, `between()` after every epoch. With
+    `cuda_graphs` the first epoch (which captures the graph) is run and not counted."""
+    skip = 1 if cuda_graphs else 0
     rbm = RBM(RBMConfig(V, H), torch.Generator().manual_seed(seed)).to(x.device)
-    trainer = CDTrainer(rbm, CDConfig(epochs=EPOCHS, batch_size=B, lr=0.05, momentum=0.5,
-                                      matmul=matmul, seed=seed))
+    trainer = CDTrainer(rbm, CDConfig(epochs=EPOCHS + skip, batch_size=B, lr=0.05,
+                                      momentum=0.5, matmul=matmul, seed=seed))
     for _ in range(10):  # warm-up
         trainer.step(x[:B])
     _sync(x.device)
+
+    def on_epoch(record):
+        if record.epoch > skip:
+            between()
+
     # fit reads each epoch's error, so the device is synchronised at every epoch's end, and
     # its clock starts after on_epoch returns
-    return [r.seconds for r in fit(trainer, x, on_epoch=lambda record: between())]
+    records = fit(trainer, x, on_epoch, cuda_graphs=cuda_graphs)
+    return [r.seconds for r in records[skip:]]
 
 
 def time_plain(x: torch.Tensor, seed: int, between: Between = lambda: None) -> list[float]:
@@ -209,7 +218,12 @@ def run(dataset: str, device: torch.device, seed: int = 0, progress: bool = True
     flops = 10 * len(x) * V * H
     rates: dict[str, list[float]] = {"float32": [], "bf16": []}
     rows: dict[str, dict] = {}
+    graphed = [("layerwise, CUDA graph", "float32",
+                lambda x, seed, between: time_layerwise(x, seed, between, cuda_graphs=True)),
+               ("layerwise, CUDA graph, bf16 products", "bf16",
+                lambda x, seed, between: time_layerwise(x, seed, between, "bf16", True))]
     for name, products, fn in (
+            *(graphed if device.type == "cuda" else []),
             ("layerwise", "float32", time_layerwise),
             ("plain PyTorch", "float32", time_plain),
             ("scikit-learn BernoulliRBM", "float64", time_sklearn),

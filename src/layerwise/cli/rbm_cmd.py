@@ -48,6 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--images", metavar="DIR", help="write filters.png here")
     t.add_argument("--eval-features", action="store_true",
                    help="softmax on RBM features vs on raw pixels, same recipe, same run")
+    t.add_argument("--cuda-graphs", action="store_true",
+                   help="CUDA: replay each epoch from one captured graph (CD-k, not --pcd)")
     t.add_argument("--val-size", type=int,
                    help="training examples held out for the per-epoch measures (default 10%%)")
     par = t.add_argument_group("parallel training (under torchrun; see README)")
@@ -171,7 +173,7 @@ def cmd_train(args) -> int:
     opts = RBMRun(run=_run_config(args, logdir=args.logdir, resume=args.resume,
                                   val_size=args.val_size),
                   binarize=args.binarize, save=args.save, images=args.images,
-                  eval_features=args.eval_features)
+                  eval_features=args.eval_features, cuda_graphs=args.cuda_graphs)
     figures = run_rbm(model, cfg, opts, progress=not args.json)
     lines = [f"{figures['model']} on {figures['dataset']} ({figures['device']}): "
              f"{figures['epochs']} epochs, {figures['epoch_seconds'] or 0:.3f} s per epoch, "
@@ -191,6 +193,9 @@ def cmd_train_parallel(args) -> int:
         raise ConfigError("--eval-features, --images and --logdir are for single-process runs; "
                           "run them on the checkpoint that --save writes (rbm features, rbm "
                           "sample).")
+    if args.cuda_graphs:
+        raise ConfigError("--cuda-graphs is for single-process runs: the parallel algorithms "
+                          "exchange states between the steps of an epoch.")
     cfg = _cd_config(args, args.visible == "gaussian")
     par = ParallelConfig(args.parallel, args.sync_every, args.rng_blocks)
     model = None if args.resume else RBMConfig(1, args.hidden, visible=args.visible,

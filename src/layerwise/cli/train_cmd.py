@@ -95,6 +95,8 @@ def add_recipe(p: argparse.ArgumentParser) -> None:
     p.add_argument("--val-size", type=int, help="validation examples held out of training")
     p.add_argument("--shift", type=int, default=0, metavar="PIXELS",
                    help="augment: translate each training image by up to PIXELS in x and y")
+    p.add_argument("--cuda-graphs", action="store_true",
+                   help="CUDA, one process: replay each training step from a captured graph")
     add_device(p)
     p.add_argument("--seed", type=int, default=0)
 
@@ -104,6 +106,7 @@ def recipe_from(args) -> tuple[dict, TrainConfig]:
     cfg = TrainConfig(optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
                       l2=args.l2, batch_size=args.batch_size, seed=args.seed,
                       eval_every=args.eval_every, patience=args.patience, shift=args.shift,
+                      cuda_graphs=args.cuda_graphs,
                       **(length if any(v is not None for v in length.values())
                          else {"epochs": 1}))
     dropout = args.dropout if args.dropout is not None else DEFAULT_DROPOUT.get(args.model, 0.0)
@@ -135,9 +138,11 @@ def cmd_train(args) -> int:
     run = run_config(args)
     options, cfg = recipe_from(args)
     if args.resume:
-        # The stored recipe continues; only the total length may be given anew.
+        # The stored recipe continues; only the total length may be given anew, and how the
+        # steps run (--cuda-graphs) is this command's choice.
         length = {"steps": args.steps, "epochs": args.epochs}
         cfg = train_config_from(load_checkpoint(args.resume, kind="supervised"),
+                                cuda_graphs=args.cuda_graphs,
                                 **{k: v for k, v in length.items() if v is not None})
     figures = run_training(options, cfg, run, progress=not args.json)
     if env_rank() != 0:  # under torchrun rank 0 reports for all

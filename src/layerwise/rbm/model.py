@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from layerwise.device import tf32_products
 from layerwise.errors import ConfigError
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -220,21 +221,6 @@ def check_product_precision(precision: str, W: torch.Tensor) -> None:
     if precision == "tf32" and W.device.type != "cuda":
         raise ConfigError("--matmul tf32 needs a CUDA device (TensorFloat-32 is a tensor-core "
                           "format); on a CPU use --matmul bf16.")
-
-
-@contextmanager
-def tf32_products(enabled: bool) -> Iterator[None]:
-    """Inside, CUDA float32 matrix products may use TensorFloat-32 (when `enabled`)."""
-    if not enabled:
-        yield
-        return
-    cuda_matmul = torch.backends.cuda.matmul
-    previous = cuda_matmul.fp32_precision
-    cuda_matmul.fp32_precision = "tf32"
-    try:
-        yield
-    finally:
-        cuda_matmul.fp32_precision = previous
 
 
 def bernoulli(p: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -35,6 +35,7 @@ class RBMRun:
     save: str | None = None  # checkpoint written after every epoch
     images: str | None = None  # directory for filters.png
     eval_features: bool = False
+    cuda_graphs: bool = False  # replay each epoch from a CUDA graph (layerwise.rbm.graphs)
 
 
 def run_rbm(model: RBMConfig | None, cfg: CDConfig, opts: RBMRun, progress: bool = True) -> dict:
@@ -78,14 +79,14 @@ def run_rbm(model: RBMConfig | None, cfg: CDConfig, opts: RBMRun, progress: bool
                   f"{record.seconds:.2f} s", flush=True)
 
     try:
-        records = fit(trainer, x, on_epoch)
+        records = fit(trainer, x, on_epoch, cuda_graphs=opts.cuda_graphs)
     finally:
         if monitor:
             monitor.close()
     figures = {
         "model": f"rbm {rbm.cfg.n_visible}x{rbm.cfg.n_hidden} {rbm.cfg.visible}",
         "dataset": run.dataset, "device": str(device), "epochs": trainer.epoch,
-        "dtype": rbm.cfg.dtype, "matmul": trainer.cfg.matmul,
+        "dtype": rbm.cfg.dtype, "matmul": trainer.cfg.matmul, "cuda_graphs": opts.cuda_graphs,
         "epoch_seconds": (sum(r.seconds for r in records) / len(records)) if records else None,
         "recon_error": reconstruction_error(rbm, prep(data.test.x, dtype)),
         "history": history,

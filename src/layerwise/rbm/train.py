@@ -27,6 +27,7 @@ import torch
 
 from layerwise.data.datasets import epoch_batches
 from layerwise.errors import ConfigError, LayerwiseError
+from layerwise.rbm.graphs import GraphedEpochs
 from layerwise.rbm.model import MATMUL_PRECISIONS, RBM, bernoulli, check_product_precision
 
 
@@ -197,21 +198,27 @@ class EpochRecord:
 
 
 def fit(trainer: CDTrainer, x: torch.Tensor,
-        on_epoch: Callable[[EpochRecord], None] | None = None) -> list[EpochRecord]:
+        on_epoch: Callable[[EpochRecord], None] | None = None,
+        cuda_graphs: bool = False) -> list[EpochRecord]:
     """Train until `trainer.cfg.epochs` epochs are done on x (N, V), already on the device.
 
     The epoch's error is summed on the device and read once at the end of the epoch, so nothing
-    inside the epoch waits for the host.
+    inside the epoch waits for the host. With `cuda_graphs` each epoch is one replay of a CUDA
+    graph of the whole epoch (see `layerwise.rbm.graphs`); the numbers drawn are the same.
     """
     rbm, cfg = trainer.rbm, trainer.cfg
     x = x.to(device=rbm.W.device, dtype=rbm.W.dtype)  # a no-op when already so
     N, V = x.shape
+    graphed = GraphedEpochs(trainer, x) if cuda_graphs else None
     records = []
     while trainer.epoch < cfg.epochs:
         start = time.perf_counter()
-        total = torch.zeros((), dtype=x.dtype, device=x.device)
-        for idx in epoch_batches(N, cfg.batch_size, trainer.batches):
-            total += trainer.step(x[idx])
+        if graphed is not None:
+            total = graphed.run_epoch()
+        else:
+            total = torch.zeros((), dtype=x.dtype, device=x.device)
+            for idx in epoch_batches(N, cfg.batch_size, trainer.batches):
+                total += trainer.step(x[idx])
         error = total.item() / (N * V)
         seconds = time.perf_counter() - start
         check_finite(rbm, cfg, trainer.epoch + 1, error)

@@ -19,6 +19,7 @@ from tqdm import tqdm
 from layerwise.data.datasets import Dataset, Split, epoch_batches
 from layerwise.distributed import Dist
 from layerwise.errors import ConfigError, LayerwiseError
+from layerwise.train.graphs import GraphedStep
 from layerwise.train.optim import OPTIMIZERS, build_optimizer, l2_penalty
 
 
@@ -42,6 +43,7 @@ class TrainConfig:
     patience: int = 0  # early stopping: evaluations without improvement; 0 disables
     eval_batch_size: int = 2000
     shift: int = 0  # augmentation: translate each training image by up to this many pixels
+    cuda_graphs: bool = False  # replay each step from a CUDA graph (layerwise.train.graphs)
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -164,6 +166,18 @@ def train(model: nn.Module, data: Dataset, cfg: TrainConfig, *, progress: bool =
     if optimizer is None:
         optimizer = build_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.momentum,
                                     device)
+    if cfg.cuda_graphs and ranks > 1:
+        raise ConfigError(f"--cuda-graphs trains in one process; this run has {ranks} ranks.")
+
+    def batch_loss(idx: torch.Tensor) -> torch.Tensor:
+        """The loss of the examples idx of the training set (one process)."""
+        x, y = data.train.x.index_select(0, idx), data.train.y.index_select(0, idx)
+        if cfg.shift and x.dim() == 4:
+            x = random_shift(x, cfg.shift)
+        loss = loss_fn(task)(net(x), y)
+        return loss + cfg.l2 * l2_penalty(model) if cfg.l2 else loss
+
+    graphed = GraphedStep(batch_loss, model, optimizer, device) if cfg.cuda_graphs else None
     generator = torch.Generator(device=device).manual_seed(cfg.seed)
     if batch_state is not None:
         generator.set_state(batch_state)
@@ -179,26 +193,19 @@ def train(model: nn.Module, data: Dataset, cfg: TrainConfig, *, progress: bool =
         for i, idx in enumerate(epoch_batches(n, batch, generator)):
             if i < skip:
                 continue
-            mine = idx if ranks == 1 else \
-                idx[len(idx) * dist.rank // ranks:len(idx) * (dist.rank + 1) // ranks]
-            x, y = data.train.x[mine], data.train.y[mine]
-            if cfg.shift and x.dim() == 4:
-                x = random_shift(x, cfg.shift)
-            if ranks == 1:
-                loss = loss_fn(task)(net(x), y)
-            else:
-                per_example = 1 if task == "classification" else y[0].numel()
-                loss = loss_fn(task)(net(x), y, reduction="sum") * (
-                    ranks / (len(idx) * per_example))
-            if cfg.l2:
-                loss = loss + cfg.l2 * l2_penalty(model)
-            optimizer.zero_grad(set_to_none=True)
-            if ranks == 1:
+            if graphed is not None:
+                loss = graphed.run(idx)
+            elif ranks == 1:
+                loss = batch_loss(idx)
+                optimizer.zero_grad(set_to_none=True)
                 loss.backward()
+                optimizer.step()
             else:
+                loss = _rank_loss(net, model, data, cfg, idx, dist)
+                optimizer.zero_grad(set_to_none=True)
                 with dist.guard("the gradient all-reduce"):
                     loss.backward()
-            optimizer.step()
+                optimizer.step()
             running += loss.detach()
             count += 1
             step += 1
@@ -236,6 +243,19 @@ def train(model: nn.Module, data: Dataset, cfg: TrainConfig, *, progress: bool =
     if best_state is not None:
         model.load_state_dict(best_state)
     return TrainResult(step, seconds, history, best_step)
+
+
+def _rank_loss(net: nn.Module, model: nn.Module, data: Dataset, cfg: TrainConfig,
+               idx: torch.Tensor, dist: Dist) -> torch.Tensor:
+    """This rank's part of the global batch idx: its contiguous K-th, loss summed x K / B."""
+    K, task = dist.world_size, data.task
+    mine = idx[len(idx) * dist.rank // K:len(idx) * (dist.rank + 1) // K]
+    x, y = data.train.x[mine], data.train.y[mine]
+    if cfg.shift and x.dim() == 4:
+        x = random_shift(x, cfg.shift)
+    per_example = 1 if task == "classification" else y[0].numel()
+    loss = loss_fn(task)(net(x), y, reduction="sum") * (K / (len(idx) * per_example))
+    return loss + cfg.l2 * l2_penalty(model) if cfg.l2 else loss
 
 
 def _evaluation_row(model: nn.Module, data: Dataset, cfg: TrainConfig, step: int,
