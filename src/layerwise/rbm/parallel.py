@@ -88,10 +88,11 @@ def momentum_step(W: torch.Tensor, vel: torch.Tensor, G: torch.Tensor, lr_b: flo
                   decay: float) -> None:
     """vel = m vel + lr (G / B - weight_decay W); W += vel, with lr_b = lr / B and
     decay = lr * weight_decay. Each operation rounds once and none is fused, so two ranks
-    holding the same weight with different memory layouts compute the same bits."""
+    holding the same weight with different memory layouts compute the same bits. G is
+    overwritten (it holds decay W once its own part is in vel: no fresh V x H memory)."""
     vel.mul_(m).add_(G.mul_(lr_b))
     if decay:
-        vel.sub_(W * decay)
+        vel.sub_(torch.mul(W, decay, out=G))
     W.add_(vel)
 
 
@@ -145,6 +146,7 @@ class ParallelCD:
         self.held = self._hold(init)
         self.epoch = 0
         self.batches_done = 0
+        self._buffers: dict[str, torch.Tensor] = {}  # statistics kept from batch to batch
         self.sync_log: list[float] = []  # largest difference removed by each synchronisation
         self.sync_bytes = 0
 
@@ -235,18 +237,18 @@ class ParallelCD:
         binary = not self.gaussian
         h_pos_J = self._hidden(torch.addmm(held.b_hid, v_pos, W_cols))
         pending = self._gather_states(h_pos_J, self.hid.sizes(), True, "exchanging h_pos")
-        G_cols = v_pos.T @ h_pos_J  # overlaps the exchange
+        G_cols = torch.mm(v_pos.T, h_pos_J, out=self._buffer("G_cols", held.W_cols))  # overlaps
         h_pos = pending.wait()
         mean_I, v_neg_I = self._visible(torch.addmm(held.b_vis, h_pos, W_rows.T))
         pending = self._gather_states(v_neg_I, self.vis.sizes(), binary, "exchanging v_neg")
         v_pos_I = v_pos[:, I]
-        G_rows = v_pos_I.T @ h_pos
+        G_rows = torch.mm(v_pos_I.T, h_pos, out=self._buffer("G_rows", W_rows))
         v_neg = pending.wait()
         h_neg_J = self._hidden(torch.addmm(held.b_hid, v_neg, W_cols))
         pending = self._gather_states(h_neg_J, self.hid.sizes(), True, "exchanging h_neg")
-        G_cols.sub_(v_neg.T @ h_neg_J)
+        G_cols.addmm_(v_neg.T, h_neg_J, alpha=-1)  # binary: integer sums, exact in any order
         h_neg = pending.wait()
-        G_rows.sub_(v_neg_I.T @ h_neg)
+        G_rows.addmm_(v_neg_I.T, h_neg, alpha=-1)
         self._apply(G_cols, G_rows, h_pos_J.sum(0) - h_neg_J.sum(0),
                     v_pos_I.sum(0) - v_neg_I.sum(0))
         return ((v_pos_I - mean_I) ** 2).sum()
@@ -262,14 +264,17 @@ class ParallelCD:
         h_neg = self._hidden(torch.addmm(held.b_hid, v_neg, W), rows)
         X = torch.cat([v, v_neg])  # one product for both phases: (2B, V)
         Hs = torch.cat([h_pos, h_neg.neg()])  # (2B, H)
-        G = X.T @ Hs
-        db_hid, db_vis = h_pos.sum(0) - h_neg.sum(0), v.sum(0) - v_neg.sum(0)
+        # The statistics live in one flat buffer kept from batch to batch (the data algorithm
+        # all-reduces it in one message); fresh V x H memory every batch costs page faults.
+        V, H = W.shape
+        flat = self._buffer("statistics", W, (V * H + H + V,))
+        G, db_hid, db_vis = flat[:V * H].view(V, H), flat[V * H:V * H + H], flat[V * H + H:]
+        torch.mm(X.T, Hs, out=G)
+        torch.sub(h_pos.sum(0), h_neg.sum(0), out=db_hid)
+        torch.sub(v.sum(0), v_neg.sum(0), out=db_vis)
         error = ((v - mean) ** 2).sum()
         if self.par.algorithm == "data" and self.dist.active:
-            flat = torch.cat([G.view(-1), db_hid, db_vis])
             self.dist.all_reduce(flat, "all-reducing the statistics")
-            V, H = G.shape
-            G, db_hid, db_vis = flat[:V * H].view(V, H), flat[V * H:V * H + H], flat[V * H + H:]
         self._apply(G, None, db_hid, db_vis)
         return error
 
@@ -316,6 +321,15 @@ class ParallelCD:
             momentum_step(held.W_rows, vel["W_rows"], G_rows, lr_b, m, decay)
         momentum_step(held.b_hid, vel["b_hid"], db_hid, lr_b, m, 0.0)
         momentum_step(held.b_vis, vel["b_vis"], db_vis, lr_b, m, 0.0)
+
+    def _buffer(self, name: str, like: torch.Tensor, shape: tuple[int, ...] | None = None
+                ) -> torch.Tensor:
+        """A tensor of like's dtype and device (and shape, unless given) kept under `name`."""
+        shape = tuple(like.shape) if shape is None else shape
+        buf = self._buffers.get(name)
+        if buf is None or tuple(buf.shape) != shape:
+            buf = self._buffers[name] = like.new_empty(shape)
+        return buf
 
     # -- weight synchronisation (model algorithm) --------------------------------------------
     def synchronise(self) -> float:
