@@ -50,3 +50,28 @@ def test_scaling_arithmetic():
 def test_comm_table_rejects_bad_ranks(capsys):
     assert main(["rbm", "comm-table", "--ranks", "2,x"]) == 2
     assert "--ranks" in capsys.readouterr().err
+
+
+def test_rbm_parallel_bench_reports_speed_up_efficiency_and_ideal(monkeypatch, tmp_path, capsys):
+    from layerwise.bench import distributed
+
+    seconds = {1: 20.0, 2: 14.0, 4: 7.5}
+    commands = []
+
+    def fake_job(ranks, threads, command, timeout=3600):
+        commands.append((ranks, threads, command))
+        return {"history": [{"seconds": 99.0}, {"seconds": seconds[ranks]}]}
+
+    monkeypatch.setattr(distributed, "run_job", fake_job)
+    assert main(["bench", "rbm-parallel", "--ranks", "1,2,4", "--cores", "4", "--examples",
+                 "100", "--batch-sizes", "50", "--precisions", "float32", "--visible-types",
+                 "binary", "--out", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert [(k, t) for k, t, _ in commands] == [(1, 1), (2, 1), (4, 1)]
+    assert "--batch-size" in commands[0][2] and "50" in commands[0][2]
+    rows = [line.split() for line in out.splitlines() if line.startswith("binary")]
+    # the last epoch of each job is timed: 20 -> 14 -> 7.5
+    assert rows[0][4:] == ["20.00", f"{20 / 14:.2f}", f"{20 / 14 / 2:.0%}", f"{10 / 7:.2f}"]
+    assert rows[1][4:] == ["14.00", f"{14 / 7.5:.2f}", f"{14 / 7.5 / 2:.0%}", "2.00"]
+    assert rows[2][4:] == ["7.50"]
+    assert (tmp_path / "rbm-parallel.png").read_bytes()[:4] == b"\x89PNG"

@@ -100,6 +100,8 @@ def rbm_parallel(examples: int, visible: int, hidden: int, batches: list[int],
                            "threads_per_rank": threads, "epoch_seconds": times[K]}
                     if 2 * K in times:
                         row["speedup_to_2k"] = times[K] / times[2 * K]
+                        # doubling the ranks doubles the hardware: efficiency is speed-up / 2
+                        row["efficiency_to_2k"] = row["speedup_to_2k"] / 2
                         row["ideal_speedup_to_2k"] = ideal_speedup(K)
                     rows.append(row)
     return {"examples": examples, "visible": visible, "hidden": hidden, "cores": cores,

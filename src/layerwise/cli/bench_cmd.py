@@ -120,10 +120,10 @@ def cmd_rbm_parallel(args) -> int:
              f"20000 hidden, gloo, {rows[0]['threads_per_rank']} thread(s) per rank "
              f"({env['cpu']}, torch {env['torch']}, revision {env['revision']})",
              f"{'visible':<9} {'precision':<9} {'batch':>5} {'ranks':>5} {'epoch s':>9} "
-             f"{'K->2K':>7} {'ideal':>6}"]
+             f"{'K->2K':>7} {'effic.':>7} {'ideal':>6}"]
     for r in rows:
-        speed = (f"{r['speedup_to_2k']:>7.2f} {r['ideal_speedup_to_2k']:>6.2f}"
-                 if "speedup_to_2k" in r else "")
+        speed = (f"{r['speedup_to_2k']:>7.2f} {r['efficiency_to_2k']:>7.0%} "
+                 f"{r['ideal_speedup_to_2k']:>6.2f}" if "speedup_to_2k" in r else "")
         lines.append(f"{r['visible']:<9} {r['precision']:<9} {r['batch']:>5} {r['ranks']:>5} "
                      f"{r['epoch_seconds']:>9.2f} {speed}")
     lines.append(f"wrote {json_path} and {png}")
