@@ -1,4 +1,5 @@
-"""Units cut into blocks: who owns which units, and random numbers that do not depend on K.
+"""Units cut into blocks: who owns which units, what a rank holds, and random numbers that do
+not depend on K.
 
 The parallel RBM (`layerwise.rbm.parallel`) cuts each layer into G contiguous blocks; rank k of
 K owns blocks [k G / K, (k + 1) G / K), and each block draws from its own generator, so a unit's
@@ -7,7 +8,7 @@ samples are the same whichever rank owns it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -61,3 +62,31 @@ class BlockSampler:
     def set_state(self, states: list[torch.Tensor]) -> None:
         for g, s in zip(self.generators, states, strict=True):
             g.set_state(s)
+
+
+def momentum_step(W: torch.Tensor, vel: torch.Tensor, G: torch.Tensor, lr_b: float, m: float,
+                  decay: float) -> None:
+    """vel = m vel + lr (G / B - weight_decay W); W += vel, with lr_b = lr / B and
+    decay = lr * weight_decay. Each operation rounds once and none is fused, so two ranks
+    holding the same weight with different memory layouts compute the same bits. G is
+    overwritten (it holds decay W once its own part is in vel: no fresh V x H memory)."""
+    vel.mul_(m).add_(G.mul_(lr_b))
+    if decay:
+        vel.sub_(torch.mul(W, decay, out=G))
+    W.add_(vel)
+
+
+@dataclass
+class Held:
+    """The tensors one rank holds (None where its algorithm does not need them)."""
+
+    W_cols: torch.Tensor | None = None  # (V, |J_k|)
+    W_rows: torch.Tensor | None = None  # (|I_k|, H)
+    b_hid: torch.Tensor | None = None  # (|J_k|,) or (H,) for the data algorithm
+    b_vis: torch.Tensor | None = None  # (|I_k|,) or (V,)
+    vel: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        named = {"W_cols": self.W_cols, "W_rows": self.W_rows, "b_hid": self.b_hid,
+                 "b_vis": self.b_vis}
+        return {k: v for k, v in named.items() if v is not None}

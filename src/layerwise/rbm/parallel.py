@@ -50,14 +50,14 @@ from the others. Each weight lives on one rank, so nothing drifts.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import torch
 
 from layerwise.distributed import Dist
 from layerwise.distributed.bits import pack_bits, packed_size, unpack_bits
 from layerwise.errors import ConfigError
-from layerwise.rbm.blocks import BlockSampler, Partition
+from layerwise.rbm.blocks import BlockSampler, Held, Partition, momentum_step
 from layerwise.rbm.model import RBM
 from layerwise.rbm.train import CDConfig
 
@@ -82,34 +82,6 @@ class ParallelConfig:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def momentum_step(W: torch.Tensor, vel: torch.Tensor, G: torch.Tensor, lr_b: float, m: float,
-                  decay: float) -> None:
-    """vel = m vel + lr (G / B - weight_decay W); W += vel, with lr_b = lr / B and
-    decay = lr * weight_decay. Each operation rounds once and none is fused, so two ranks
-    holding the same weight with different memory layouts compute the same bits. G is
-    overwritten (it holds decay W once its own part is in vel: no fresh V x H memory)."""
-    vel.mul_(m).add_(G.mul_(lr_b))
-    if decay:
-        vel.sub_(torch.mul(W, decay, out=G))
-    W.add_(vel)
-
-
-@dataclass
-class Held:
-    """The tensors one rank holds (None where its algorithm does not need them)."""
-
-    W_cols: torch.Tensor | None = None  # (V, |J_k|)
-    W_rows: torch.Tensor | None = None  # (|I_k|, H)
-    b_hid: torch.Tensor | None = None  # (|J_k|,) or (H,) for the data algorithm
-    b_vis: torch.Tensor | None = None  # (|I_k|,) or (V,)
-    vel: dict[str, torch.Tensor] = field(default_factory=dict)
-
-    def tensors(self) -> dict[str, torch.Tensor]:
-        named = {"W_cols": self.W_cols, "W_rows": self.W_rows, "b_hid": self.b_hid,
-                 "b_vis": self.b_vis}
-        return {k: v for k, v in named.items() if v is not None}
 
 
 class ParallelCD:
