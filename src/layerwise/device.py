@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import torch
 
 from layerwise.errors import ConfigError
+
+T = TypeVar("T")
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -53,3 +56,22 @@ def tf32_products(enabled: bool) -> Iterator[None]:
         yield
     finally:
         cuda_matmul.fp32_precision = previous
+
+
+def capture_graph(device: torch.device, warm_up: Callable[[], None], record: Callable[[], T],
+                  generators: Iterable[torch.Generator] = ()) -> tuple[torch.cuda.CUDAGraph, T]:
+    """Run warm_up() on a side stream (cuBLAS handles, lazily created state), then capture
+    record() into a CUDA graph; returns the graph and what record() returned (its outputs,
+    rewritten by every replay). Explicit `generators` are registered with the graph so each
+    replay advances them as the eager calls would; the default generator always is."""
+    side = torch.cuda.Stream(device)
+    side.wait_stream(torch.cuda.current_stream(device))
+    with torch.cuda.stream(side):
+        warm_up()
+    torch.cuda.current_stream(device).wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    for generator in generators:
+        graph.register_generator_state(generator)
+    with torch.cuda.graph(graph):
+        out = record()
+    return graph, out

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from layerwise.device import capture_graph
 from layerwise.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -60,7 +61,8 @@ class GraphedEpochs:
             self._steps()
             return self.total
         if self.graph is None:
-            self.graph = self._capture()
+            self.graph, _ = capture_graph(self.x.device, self.warm_up, self._steps,
+                                          generators=[trainer.sampler])
         self.graph.replay()
         return self.total
 
@@ -70,18 +72,6 @@ class GraphedEpochs:
         for start in range(0, len(self.x), B):
             v_pos = self.x.index_select(0, self.perm[start:start + B])
             self.total += self.trainer.step(v_pos)
-
-    def _capture(self) -> torch.cuda.CUDAGraph:
-        side = torch.cuda.Stream(self.x.device)
-        side.wait_stream(torch.cuda.current_stream(self.x.device))
-        with torch.cuda.stream(side):
-            self.warm_up()
-        torch.cuda.current_stream(self.x.device).wait_stream(side)
-        graph = torch.cuda.CUDAGraph()
-        graph.register_generator_state(self.trainer.sampler)
-        with torch.cuda.graph(graph):
-            self._steps()
-        return graph
 
     def warm_up(self) -> None:
         """Run WARM_UP_STEPS steps, then restore every tensor and generator they changed."""

@@ -210,11 +210,16 @@ class RBM(nn.Module):
         self.log_sigma.clamp_(math.log(lo), math.log(hi))
 
 
-def check_product_precision(precision: str, W: torch.Tensor) -> None:
-    """Refuse, in one sentence, a product precision that the weights W cannot use."""
+def check_matmul(precision: str) -> None:
+    """Refuse, in one sentence, a product precision that does not exist."""
     if precision not in MATMUL_PRECISIONS:
         raise ConfigError(f"--matmul must be one of {', '.join(MATMUL_PRECISIONS)}, "
                           f"got {precision!r}.")
+
+
+def check_product_precision(precision: str, W: torch.Tensor) -> None:
+    """Refuse, in one sentence, a product precision that the weights W cannot use."""
+    check_matmul(precision)
     if precision != "full" and W.dtype != torch.float32:
         raise ConfigError(f"--matmul {precision} rounds float32 weights; these are "
                           f"{str(W.dtype).removeprefix('torch.')}: use --dtype float32.")

@@ -28,7 +28,7 @@ import torch
 from layerwise.data.datasets import epoch_batches
 from layerwise.errors import ConfigError, LayerwiseError
 from layerwise.rbm.graphs import GraphedEpochs
-from layerwise.rbm.model import MATMUL_PRECISIONS, RBM, bernoulli, check_product_precision
+from layerwise.rbm.model import RBM, bernoulli, check_matmul, check_product_precision
 
 
 class RBMDivergedError(LayerwiseError):
@@ -59,9 +59,7 @@ class CDConfig:
         if not self.lr > 0 or not 0 <= self.momentum < 1 or self.weight_decay < 0:
             raise ConfigError("--lr must be positive, --momentum in [0, 1) and "
                               "--weight-decay non-negative.")
-        if self.matmul not in MATMUL_PRECISIONS:
-            raise ConfigError(f"--matmul must be one of {', '.join(MATMUL_PRECISIONS)}, "
-                              f"got {self.matmul!r}.")
+        check_matmul(self.matmul)
 
     def to_dict(self) -> dict:
         return asdict(self)

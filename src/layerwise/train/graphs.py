@@ -27,6 +27,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from layerwise.device import capture_graph
 from layerwise.errors import ConfigError
 
 WARM_UP_STEPS = 3
@@ -75,21 +76,15 @@ class GraphedStep:
         if not self.capture:
             self.warm_up(idx)
             return None, idx, None
-        side = torch.cuda.Stream(self.device)
-        side.wait_stream(torch.cuda.current_stream(self.device))
-        with torch.cuda.stream(side):
-            self.warm_up(idx)
-        torch.cuda.current_stream(self.device).wait_stream(side)
-        self.optimizer.zero_grad(set_to_none=True)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            loss = self._body(idx)
+        # warm_up ends with the gradients set to None, so the captured backward writes them
+        graph, loss = capture_graph(self.device, lambda: self.warm_up(idx),
+                                    lambda: self._body(idx))
         return graph, idx, loss
 
     def warm_up(self, idx: torch.Tensor) -> None:
         """Run WARM_UP_STEPS steps on idx (creating the optimizer's state), then put back the
         weights, the optimizer state (state that did not exist before is zeroed: a fresh
-        state) and the default generator of the device."""
+        state) and the default generator of the device, and set the gradients to None."""
         weights = {k: v.clone() for k, v in self.model.state_dict().items()}
         had_state = {p: {k: v.clone() for k, v in s.items() if torch.is_tensor(v)}
                      for p, s in self.optimizer.state.items()}
