@@ -52,6 +52,8 @@ def test_pooling_modes():
 
 
 def test_deepnn_is_the_course_s():
+    # Seeded: trunc_normal_ clamps to float32(0.2) = 0.2000000030, which an unlucky draw can hit
+    torch.manual_seed(0)
     net = build_model(ModelConfig("deepnn", (1, 28, 28), 10, dropout=0.5))
     sizes = [tuple(p.shape) for p in net.parameters()]
     assert sizes == [(32, 1, 5, 5), (32,), (64, 32, 5, 5), (64,), (1024, 3136), (1024,),
