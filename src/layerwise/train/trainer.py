@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import torch
@@ -170,11 +171,19 @@ def train(model: nn.Module, data: Dataset, cfg: TrainConfig, *, progress: bool =
         raise ConfigError(f"--cuda-graphs trains in one process; this run has {ranks} ranks.")
 
     def batch_loss(idx: torch.Tensor) -> torch.Tensor:
-        """The loss of the examples idx of the training set (one process)."""
-        x, y = data.train.x.index_select(0, idx), data.train.y.index_select(0, idx)
+        """The loss of the global batch idx on this process: all of it, or this rank's
+        contiguous K-th with the loss summed x K / B."""
+        mine = idx if ranks == 1 else \
+            idx[len(idx) * dist.rank // ranks:len(idx) * (dist.rank + 1) // ranks]
+        x, y = data.train.x.index_select(0, mine), data.train.y.index_select(0, mine)
         if cfg.shift and x.dim() == 4:
             x = random_shift(x, cfg.shift)
-        loss = loss_fn(task)(net(x), y)
+        if ranks == 1:
+            loss = loss_fn(task)(net(x), y)
+        else:
+            per_example = 1 if task == "classification" else y[0].numel()
+            loss = loss_fn(task)(net(x), y, reduction="sum") * (
+                ranks / (len(idx) * per_example))
         return loss + cfg.l2 * l2_penalty(model) if cfg.l2 else loss
 
     graphed = GraphedStep(batch_loss, model, optimizer, device) if cfg.cuda_graphs else None
@@ -195,15 +204,10 @@ def train(model: nn.Module, data: Dataset, cfg: TrainConfig, *, progress: bool =
                 continue
             if graphed is not None:
                 loss = graphed.run(idx)
-            elif ranks == 1:
+            else:
                 loss = batch_loss(idx)
                 optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                optimizer.step()
-            else:
-                loss = _rank_loss(net, model, data, cfg, idx, dist)
-                optimizer.zero_grad(set_to_none=True)
-                with dist.guard("the gradient all-reduce"):
+                with dist.guard("the gradient all-reduce") if ranks > 1 else nullcontext():
                     loss.backward()
                 optimizer.step()
             running += loss.detach()
@@ -243,19 +247,6 @@ def train(model: nn.Module, data: Dataset, cfg: TrainConfig, *, progress: bool =
     if best_state is not None:
         model.load_state_dict(best_state)
     return TrainResult(step, seconds, history, best_step)
-
-
-def _rank_loss(net: nn.Module, model: nn.Module, data: Dataset, cfg: TrainConfig,
-               idx: torch.Tensor, dist: Dist) -> torch.Tensor:
-    """This rank's part of the global batch idx: its contiguous K-th, loss summed x K / B."""
-    K, task = dist.world_size, data.task
-    mine = idx[len(idx) * dist.rank // K:len(idx) * (dist.rank + 1) // K]
-    x, y = data.train.x[mine], data.train.y[mine]
-    if cfg.shift and x.dim() == 4:
-        x = random_shift(x, cfg.shift)
-    per_example = 1 if task == "classification" else y[0].numel()
-    loss = loss_fn(task)(net(x), y, reduction="sum") * (K / (len(idx) * per_example))
-    return loss + cfg.l2 * l2_penalty(model) if cfg.l2 else loss
 
 
 def _evaluation_row(model: nn.Module, data: Dataset, cfg: TrainConfig, step: int,
