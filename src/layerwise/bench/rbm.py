@@ -103,26 +103,25 @@ def time_plain(x: torch.Tensor, seed: int, between: Between = lambda: None) -> l
         b_vis = b_vis + lr * (v - v_neg).mean(0)
         b_hid = b_hid + lr * (h_pos - h_neg).mean(0)
 
-    for _ in range(10):
-        step(x[:B])
-    seconds = []
-    for _ in range(EPOCHS):
-        _sync(x.device)
-        start = time.perf_counter()
+    def epoch():
         for idx in torch.randperm(len(x), generator=g, device=x.device).split(B):
             step(x[idx])
-        _sync(x.device)
-        seconds.append(time.perf_counter() - start)
-        between()
-    return seconds
+
+    for _ in range(10):
+        step(x[:B])
+    return time_fits(epoch, between, x.device)
 
 
-def time_fits(fit_once: Callable[[], object], between: Between) -> list[float]:
-    """The wall time of EPOCHS calls of fit_once() (one epoch each), `between()` after each."""
+def time_fits(fit_once: Callable[[], object], between: Between,
+              device: torch.device) -> list[float]:
+    """The wall time of EPOCHS calls of fit_once() (one epoch each, `device` synchronised on
+    both sides), `between()` after each."""
     seconds = []
     for _ in range(EPOCHS):
+        _sync(device)
         start = time.perf_counter()
         fit_once()
+        _sync(device)
         seconds.append(time.perf_counter() - start)
         between()
     return seconds
@@ -139,7 +138,8 @@ def time_sklearn(x: torch.Tensor, seed: int, between: Between = lambda: None
     data = x.cpu().numpy().astype(np.float64)  # its own default dtype; float32 is slower there
     BernoulliRBM(n_components=H, batch_size=B, n_iter=1, random_state=seed).fit(data[:1000])
     return time_fits(lambda: BernoulliRBM(n_components=H, batch_size=B, learning_rate=0.05,
-                                          n_iter=1, random_state=seed).fit(data), between)
+                                          n_iter=1, random_state=seed).fit(data), between,
+                     x.device)
 
 
 def time_learnergy(x: torch.Tensor, seed: int, between: Between = lambda: None
@@ -157,7 +157,7 @@ def time_learnergy(x: torch.Tensor, seed: int, between: Between = lambda: None
     model = LearnergyRBM(n_visible=V, n_hidden=H, steps=1, learning_rate=0.05, momentum=0,
                          decay=0, temperature=1, use_gpu=use_gpu)
     model.fit(torch.utils.data.Subset(dataset, range(1000)), batch_size=B, epochs=1)
-    return time_fits(lambda: model.fit(dataset, batch_size=B, epochs=1), between)
+    return time_fits(lambda: model.fit(dataset, batch_size=B, epochs=1), between, x.device)
 
 
 def large_problem(device: torch.device, examples: int, seed: int = 0) -> list[dict]:
@@ -216,7 +216,8 @@ def run(dataset: str, device: torch.device, seed: int = 0, progress: bool = True
     if x.shape[1] != V:
         raise ValueError(f"the rbm bench needs 784-pixel images; {dataset} has {x.shape[1]}.")
     flops = 10 * len(x) * V * H
-    rates: dict[str, list[float]] = {"float32": [], "bf16": []}
+    gemm_dtypes = {"float32": torch.float32, "bf16": torch.bfloat16}
+    rates: dict[str, list[float]] = {p: [] for p in gemm_dtypes}
     rows: dict[str, dict] = {}
     graphed = [("layerwise, CUDA graph", "float32",
                 lambda x, seed, between: time_layerwise(x, seed, between, cuda_graphs=True)),
@@ -233,7 +234,7 @@ def run(dataset: str, device: torch.device, seed: int = 0, progress: bool = True
         if progress:
             print(f"timing {name} ...", flush=True)
         floor_of = "bf16" if products == "bf16" else "float32"  # float64 peers: float32 floor
-        row = time_paired(fn, x, seed, torch.bfloat16 if floor_of == "bf16" else torch.float32)
+        row = time_paired(fn, x, seed, gemm_dtypes[floor_of])
         if isinstance(row, str):
             rows[name] = {"skipped": row}
             continue

@@ -56,12 +56,14 @@ def _scaling_setup(args) -> tuple[int, list[int] | None]:
     return cores, ranks
 
 
-def _environment(report: dict, suite: str, args) -> tuple[dict, Path]:
+def _environment(report: dict, suite: str, args, device=None) -> tuple[dict, Path]:
+    """Record the environment of `device` (the CPU by default) in the report and write its
+    JSON to --out; returns the environment and the JSON's path."""
     import torch
 
     from layerwise.bench import harness
 
-    env = report["environment"] = harness.environment(torch.device("cpu"))
+    env = report["environment"] = harness.environment(device or torch.device("cpu"))
     return env, harness.write_report(Path(args.out), suite, report)
 
 
@@ -132,15 +134,14 @@ def cmd_rbm_parallel(args) -> int:
 
 
 def cmd_rbm(args) -> int:
-    from layerwise.bench import harness, rbm
+    from layerwise.bench import rbm
     from layerwise.train.curves import plot
 
     device = resolve_device(args.device)
     dataset = args.dataset or "fashion-mnist"
     report = rbm.run(dataset, device, args.seed, progress=not args.json)
-    env = report["environment"] = harness.environment(device)
+    env, json_path = _environment(report, "rbm", args, device)
     out = Path(args.out)
-    json_path = harness.write_report(out, "rbm", report)
     timed = {n: r["seconds"] for n, r in report["rows"].items() if "seconds" in r}
     timed["floor"] = report["floor_seconds"]
     plot(out / "rbm.png", "implementation", {"seconds": list(timed.values())}, list(timed),
@@ -174,21 +175,19 @@ def cmd_rbm(args) -> int:
 
 
 def cmd_lab7(args) -> int:
-    from layerwise.bench import harness, lab7
+    from layerwise.bench import lab7
     from layerwise.train.curves import plot
 
     device = resolve_device(args.device)
     args.dataset = args.dataset or "mnist-10k"
     steps = args.steps or (20000 if device.type == "cuda" else 500)
     report = lab7.run(args.dataset, steps, device, args.seed, progress=not args.json)
-    report["environment"] = harness.environment(device)
+    env, json_path = _environment(report, "lab7", args, device)
     out = Path(args.out)
-    json_path = harness.write_report(out, "lab7", report)
     names = list(report["rows"])
     plot(out / "lab7.png", "implementation", {"seconds": [report["rows"][n]["seconds"]
                                                          for n in names]},
-         names, f"Lab 7 recipe, {steps} steps, {report['environment']['device_name']}", "s")
-    env = report["environment"]
+         names, f"Lab 7 recipe, {steps} steps, {env['device_name']}", "s")
     lines = [f"Lab 7 recipe: deepnn, {steps} steps of 50, on {args.dataset} "
              f"({env['device_name']}, torch {env['torch']}, revision {env['revision']})",
              f"{'implementation':<28} {'seconds':>9} {'test acc':>9}"]
