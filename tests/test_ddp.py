@@ -4,6 +4,7 @@ import json
 import signal
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -104,3 +105,15 @@ def test_a_dead_rank_stops_the_other_with_a_message(tmp_path):
     assert "rank 0 of 2:" in err and "Traceback" not in err
     assert elapsed < 30
     torch.load(ckpt, weights_only=True)  # the last checkpoint is whole
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/task")
+def test_leaving_the_group_joins_its_threads():
+    # A group that outlives close() keeps gloo's worker threads running into interpreter
+    # shutdown, where one that frees a finished collective's tensors aborts the process (seen as
+    # exit -6, "terminate called without an active exception", in about 1 of 12 two-rank runs).
+    worker = str(Path(__file__).parent / "workers" / "close_worker.py")
+    for code, out, err in run_ranks([sys.executable, worker], 2):
+        assert code == 0, err[-2000:]
+        threads = json.loads(out.strip().splitlines()[-1])
+        assert not [t for t in threads if "gloo" in t or "tcpstore" in t], threads

@@ -19,12 +19,21 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import gc
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as tdist
+
+# torch.distributed.nn.functional binds the default group into its functions' default arguments
+# when it is first imported. Imported after the group exists (DistributedDataParallel imports it
+# through torch._dynamo) it keeps the group alive past destroy_process_group, and gloo's worker
+# threads then outlive the interpreter: one that drops a finished collective's tensors while
+# Python shuts down aborts the process ("terminate called without an active exception").
+# Imported here, before any group exists, it binds None.
+import torch.distributed.nn.functional  # noqa: F401  (imported for its side effect above)
 
 from layerwise.errors import ConfigError, LayerwiseError
 
@@ -164,7 +173,12 @@ class Dist:
             self.barrier(what)
 
     def close(self) -> None:
+        """Leave the group. Its backend is freed here, while the interpreter is whole:
+        whatever still holds the group only through a reference cycle (a model wrapper, say) is
+        collected first, so destroy_process_group drops the last reference and gloo's worker
+        threads are joined now rather than left running into interpreter shutdown."""
         if self.active and tdist.is_initialized():
+            gc.collect()
             tdist.destroy_process_group()
 
 
