@@ -5,6 +5,7 @@ import json
 import torch
 
 from layerwise.cli.main import main
+from conftest import needs_native_bf16
 
 
 def test_bench_lab7_writes_json_and_png(tmp_path, capsys):
@@ -28,8 +29,15 @@ def test_rbm_bench_pieces_time_real_epochs():
         seconds = fn(x, 0, lambda: calls.append(1))
         assert len(seconds) == rbm.EPOCHS and min(seconds) > 0
     assert len(calls) == 2 * rbm.EPOCHS  # one paired GEMM window after every epoch
+    sk = rbm.time_sklearn(x, 0)
+    assert isinstance(sk, str) and "not installed" in sk or min(sk) > 0
+
+
+@needs_native_bf16
+def test_rbm_bench_pairs_bf16_epochs_with_bf16_gemm_windows():
+    from layerwise.bench import rbm
+
+    x = (torch.rand(300, rbm.V, generator=torch.Generator().manual_seed(0)) < 0.3).float()
     row = rbm.time_paired(lambda x, seed, between: rbm.time_layerwise(x, seed, between, "bf16"),
                           x, 0, torch.bfloat16)
     assert len(row["paired_gemm_flops"]) == rbm.EPOCHS and row["x_floor"] > 0
-    sk = rbm.time_sklearn(x, 0)
-    assert isinstance(sk, str) and "not installed" in sk or min(sk) > 0

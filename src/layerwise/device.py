@@ -36,6 +36,23 @@ def resolve_device(name: str = "auto") -> torch.device:
     return device
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether `device` multiplies bfloat16 in hardware: a CUDA GPU that supports it, or a CPU
+    with AVX-512 BF16 or AMX. Elsewhere bfloat16 products are emulated, several times slower
+    than float32 ones."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+
+
+def cpu_instruction_sets() -> dict[str, bool]:
+    """The CPU features that decide GEMM and bfloat16 speed, as torch detects them."""
+    cpu = torch.cpu
+    return {"avx2": cpu._is_avx2_supported(), "avx512": cpu._is_avx512_supported(),
+            "avx512_bf16": cpu._is_avx512_bf16_supported(), "amx": cpu._is_amx_tile_supported(),
+            "capability": torch.backends.cpu.get_cpu_capability()}
+
+
 def describe(device: torch.device) -> str:
     """Human name of the device: the GPU model, or the CPU with its thread count."""
     if device.type == "cuda":

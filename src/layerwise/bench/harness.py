@@ -12,7 +12,7 @@ import torch
 
 from layerwise import __version__
 from layerwise.data.files import atomic_write_bytes
-from layerwise.device import describe
+from layerwise.device import cpu_instruction_sets, describe
 
 
 def git_revision() -> str:
@@ -33,6 +33,7 @@ def environment(device: torch.device) -> dict:
 
     return {"device": str(device), "device_name": describe(device),
             "cpu": platform.processor() or platform.machine(),
+            "cpu_instruction_sets": cpu_instruction_sets(),
             "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
             "torch": torch.__version__, "numpy": numpy.__version__,
             "cuda": torch.version.cuda if device.type == "cuda" else None,

@@ -21,6 +21,7 @@ is divided by the floor of the window beside it, and the table gives the medians
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from collections.abc import Callable
@@ -28,12 +29,14 @@ from collections.abc import Callable
 import torch
 
 from layerwise.data.datasets import load_dataset
-from layerwise.device import tf32_products
+from layerwise.device import native_bf16, tf32_products
 from layerwise.rbm.model import RBM, RBMConfig
 from layerwise.rbm.train import CDConfig, CDTrainer, fit
 
 V, H, B = 784, 500, 100
 EPOCHS = 3  # timed epochs per implementation; the median is reported
+BF16_EMULATED = ("skipped: this device has no native bfloat16 products (no AVX-512 BF16 or AMX "
+                 "on this CPU), so they would be emulated and far slower than float32")
 
 
 def _sync(device: torch.device) -> None:
@@ -178,6 +181,9 @@ def large_problem(device: torch.device, examples: int, seed: int = 0) -> list[di
         precisions.insert(2, ("tf32", "float32", "tf32", torch.float32))
     rows = []
     for name, dtype, matmul, gemm_dtype in precisions:
+        if matmul == "bf16" and not native_bf16(device):
+            rows.append({"precision": name, "skipped": BF16_EMULATED})
+            continue
         with tf32_products(matmul == "tf32"):
             rate = gemm_rate(device, gemm_dtype, n=n)
         rbm = RBM(RBMConfig(V_big, H_big, dtype=dtype),
@@ -234,6 +240,9 @@ def run(dataset: str, device: torch.device, seed: int = 0, progress: bool = True
         if progress:
             print(f"timing {name} ...", flush=True)
         floor_of = "bf16" if products == "bf16" else "float32"  # float64 peers: float32 floor
+        if products == "bf16" and not native_bf16(device):
+            rows[name] = {"skipped": BF16_EMULATED}
+            continue
         row = time_paired(fn, x, seed, gemm_dtypes[floor_of])
         if isinstance(row, str):
             rows[name] = {"skipped": row}
@@ -243,7 +252,7 @@ def run(dataset: str, device: torch.device, seed: int = 0, progress: bool = True
     if progress:
         print("timing the report's 8000 x 20000 problem ...", flush=True)
     large = large_problem(device, 8000 if device.type == "cuda" else 1000, seed)
-    rate = {p: statistics.median(r) for p, r in rates.items()}
+    rate = {p: statistics.median(r) if r else math.nan for p, r in rates.items()}
     return {"suite": "rbm", "dataset": dataset, "examples": len(x), "visible": V, "hidden": H,
             "large_problem": large, "batch_size": B, "timed_epochs": EPOCHS,
             "gemm_flops": rate["float32"], "floor_seconds": flops / rate["float32"],

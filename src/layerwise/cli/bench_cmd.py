@@ -152,8 +152,10 @@ def cmd_rbm(args) -> int:
              f"{env['torch']}, revision {env['revision']})",
              f"floor = 10 N V H / {report['gemm_flops'] / 1e9:.1f} GFLOP/s (median float32 GEMM "
              f"window; range {lo / 1e9:.1f}-{hi / 1e9:.1f}) = {report['floor_seconds']:.3f} s; "
-             f"with bf16 products 10 N V H / {report['bf16_gemm_flops'] / 1e9:.1f} GFLOP/s "
-             f"(bf16 GEMM) = {report['bf16_floor_seconds']:.3f} s",
+             (f"with bf16 products 10 N V H / {report['bf16_gemm_flops'] / 1e9:.1f} GFLOP/s "
+              f"(bf16 GEMM) = {report['bf16_floor_seconds']:.3f} s"
+              if report["bf16_gemm_flops"] == report["bf16_gemm_flops"]
+              else "bf16 rows skipped: no native bfloat16 products on this device"),
              f"medians of {report['timed_epochs']} epochs; x floor divides each epoch by the "
              "floor of the GEMM window run right after it, at the products' precision "
              "(float32 for the float64 peer)",
@@ -166,6 +168,9 @@ def cmd_rbm(args) -> int:
     lines.append(f"{'precision':<10} {'examples':>8} {'epoch s':>9} {'GFLOP/s':>9} "
                  f"{'GEMM GFLOP/s':>13} {'of GEMM':>8}")
     for r in report["large_problem"]:
+        if "skipped" in r:
+            lines.append(f"{r['precision']:<10} {r['skipped']}")
+            continue
         lines.append(f"{r['precision']:<10} {r['examples']:>8} {r['epoch_seconds']:>9.2f} "
                      f"{r['achieved_flops'] / 1e9:>9.1f} {r['gemm_flops'] / 1e9:>13.1f} "
                      f"{r['fraction_of_gemm']:>8.0%}")
