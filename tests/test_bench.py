@@ -4,8 +4,8 @@ import json
 
 import torch
 
-from layerwise.cli.main import main
 from conftest import needs_native_bf16
+from layerwise.cli.main import main
 
 
 def test_bench_lab7_writes_json_and_png(tmp_path, capsys):

@@ -95,7 +95,7 @@ def test_bf16_resume_equals_an_uninterrupted_run(tmp_path):
     payload = io.load_payload(tmp_path / "half.pt")
     rbm3 = io.rbm_from_payload(payload, tmp_path / "half.pt")
     resumed = io.resume_trainer(payload, rbm3, epochs=4)
-    assert resumed.cfg.matmul == "bf16"
+    assert resumed.cd.matmul == "bf16"
     fit(resumed, x)
     assert torch.equal(rbm3.W, rbm.W) and torch.equal(rbm3.b_vis, rbm.b_vis)
 
@@ -112,10 +112,20 @@ def test_precisions_the_weights_cannot_use_are_refused(capsys):
     assert "CUDA" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
-def test_cli_reports_the_product_precision(tmp_path, capsys):
+def test_cli_reports_the_product_precision(tmp_path, capsys, monkeypatch):
+    # At 784 x 32 emulated bf16 products are quick, so this runs on every CPU.
+    monkeypatch.setattr("layerwise.rbm.model.native_bf16", lambda device: True)
     assert main(["rbm", "train", "--hidden", "32", "--epochs", "1", "--matmul", "bf16",
                  "--device", "cpu", "--save", str(tmp_path / "m.pt"), "--json"]) == 0
     figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert figures["matmul"] == "bf16" and figures["dtype"] == "float32"
     assert 0 < figures["recon_error"] < 0.2
     assert io.load_payload(tmp_path / "m.pt")["train"]["matmul"] == "bf16"
+
+
+def test_bf16_is_refused_where_it_would_be_emulated(capsys, monkeypatch):
+    monkeypatch.setattr("layerwise.rbm.model.native_bf16", lambda device: False)
+    assert main(["rbm", "train", "--hidden", "8", "--epochs", "1", "--matmul", "bf16",
+                 "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert "emulated" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

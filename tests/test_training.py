@@ -13,9 +13,10 @@ from layerwise.data.datasets import load_dataset
 from layerwise.errors import DataError
 from layerwise.nn.layers import Pool2d, Step
 from layerwise.nn.models import ModelConfig, build_model, freeze_layers
+from layerwise.runtime import RunConfig
 from layerwise.train.checkpoint import load_checkpoint
 from layerwise.train.optim import CourseMomentum
-from layerwise.train.run import RunConfig, run_training
+from layerwise.train.run import fit
 from layerwise.train.trainer import DivergedError, TrainConfig, train
 
 SMALL = "regression:n=200,degree=2,coef=1/-2/0.5,noise=0.05"
@@ -84,15 +85,14 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, capsys):
 
 
 def test_resume_with_dropout_and_adam_is_exact(tmp_path):
-    opts = {"name": "mlp", "hidden": (32,), "dropout": 0.3}
+    opts = ModelConfig("mlp", hidden=(32,), dropout=0.3)
     cfg = TrainConfig(optimizer="adam", lr=1e-3, batch_size=64, steps=30, eval_every=11)
-    run = RunConfig(dataset="mnist-10k", device="cpu", checkpoint=str(tmp_path / "w.pt"))
-    run_training(opts, cfg, run, progress=False)
-    part = RunConfig(dataset="mnist-10k", device="cpu", checkpoint=str(tmp_path / "p.pt"))
-    run_training(opts, TrainConfig(**{**cfg.__dict__, "steps": 22}), part, progress=False)
-    resumed = RunConfig(dataset="mnist-10k", device="cpu", resume=str(tmp_path / "p.pt"),
-                        checkpoint=str(tmp_path / "p.pt"))
-    run_training(opts, cfg, resumed, progress=False)
+    run = RunConfig(device="cpu")
+    fit(opts, "mnist-10k", cfg, run, checkpoint=str(tmp_path / "w.pt"), progress=False)
+    fit(opts, "mnist-10k", TrainConfig(**{**cfg.__dict__, "steps": 22}), run,
+        checkpoint=str(tmp_path / "p.pt"), progress=False)
+    resumed = RunConfig(device="cpu", resume=str(tmp_path / "p.pt"))
+    fit(opts, "mnist-10k", cfg, resumed, checkpoint=str(tmp_path / "p.pt"), progress=False)
     a, b = load_checkpoint(tmp_path / "w.pt"), load_checkpoint(tmp_path / "p.pt")
     assert all(torch.equal(a["state"][k], b["state"][k]) for k in a["state"])
 
@@ -152,9 +152,9 @@ def test_freeze_first_layers(tmp_path, capsys):
 
 def test_tensorboard_files_read_back(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-    run = RunConfig(dataset="mnist-10k", device="cpu", logdir=str(tmp_path / "tb"))
-    run_training({"name": "softmax"}, TrainConfig(optimizer="sgd", lr=0.5, batch_size=100,
-                                                  steps=20, eval_every=10), run, progress=False)
+    run = RunConfig(device="cpu", logdir=str(tmp_path / "tb"))
+    fit("softmax", "mnist-10k", TrainConfig(optimizer="sgd", lr=0.5, batch_size=100, steps=20,
+                                            eval_every=10), run, progress=False)
     train_ev = EventAccumulator(str(tmp_path / "tb" / "train"), size_guidance={"images": 0,
                                                                                "histograms": 0})
     test_ev = EventAccumulator(str(tmp_path / "tb" / "test"))
@@ -182,9 +182,9 @@ def test_tensorboard_server_serves_a_scalar(tmp_path):
 
     from conftest import free_port
 
-    run = RunConfig(dataset="lab4", device="cpu", logdir=str(tmp_path / "tb"))
-    run_training({"name": "polynomial", "degree": 1}, TrainConfig(optimizer="sgd", lr=0.01,
-                 steps=30, eval_every=10), run, progress=False)
+    run = RunConfig(device="cpu", logdir=str(tmp_path / "tb"))
+    fit(ModelConfig("polynomial", degree=1), "lab4",
+        TrainConfig(optimizer="sgd", lr=0.01, steps=30, eval_every=10), run, progress=False)
     port = free_port()
     exe = shutil.which("tensorboard")
     cmd = [exe] if exe else [sys.executable, "-m", "tensorboard.main"]

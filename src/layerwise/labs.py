@@ -17,8 +17,9 @@ import torch
 from layerwise.data.datasets import Dataset, Split, load_dataset
 from layerwise.device import describe, resolve_device
 from layerwise.nn.models import ModelConfig, build_model, freeze_layers
+from layerwise.runtime import RunConfig
 from layerwise.train.checkpoint import load_checkpoint, load_state_checked, save_checkpoint
-from layerwise.train.run import RunConfig, run_training
+from layerwise.train.run import fit
 from layerwise.train.trainer import TrainConfig, evaluate, train
 
 
@@ -90,8 +91,9 @@ def lab5(opts: LabOptions):
     """A linear regressor trained on the Lab 4 points and evaluated on separate points."""
     cfg = TrainConfig(optimizer="sgd", lr=0.05, batch_size=4, steps=opts.steps or 1000,
                       eval_every=100, seed=opts.seed)
-    run = RunConfig(dataset="lab4", device="cpu", logdir=opts.logdir)
-    figures = run_training({"name": "polynomial", "degree": 1}, cfg, run, opts.progress)
+    run = RunConfig(device="cpu", logdir=opts.logdir)
+    figures = fit(ModelConfig("polynomial", degree=1), "lab4", cfg, run,
+                  progress=opts.progress).to_dict()
     train_loss = figures["history"][-1]["train_loss"]
     lines = [f"train loss: {train_loss:.6g}", f"eval loss: {figures['test_loss']:.6g}"]
     return lines, {"train_loss": train_loss, "eval_loss": figures["test_loss"],
@@ -99,10 +101,10 @@ def lab5(opts: LabOptions):
                    "test_loss": figures["test_loss"], "train_seconds": figures["train_seconds"]}
 
 
-def _supervised(opts: LabOptions, model: dict, cfg: TrainConfig, default_dataset: str):
-    run = RunConfig(dataset=opts.dataset or default_dataset, device=opts.device,
-                    logdir=opts.logdir)
-    figures = run_training(model, cfg, run, opts.progress)
+def _supervised(opts: LabOptions, model: ModelConfig, cfg: TrainConfig, default_dataset: str):
+    run = RunConfig(device=opts.device, logdir=opts.logdir)
+    figures = fit(model, opts.dataset or default_dataset, cfg, run,
+                  progress=opts.progress).to_dict()
     figures.pop("history")
     lines = [f"{figures['model']} on {figures['dataset']} ({figures['device']}): test accuracy "
              f"{figures['test_accuracy']:.4f} after {figures['steps']} steps, "
@@ -113,13 +115,13 @@ def _supervised(opts: LabOptions, model: dict, cfg: TrainConfig, default_dataset
 def lab6(opts: LabOptions):
     cfg = TrainConfig(optimizer="sgd", lr=0.5, batch_size=100, steps=opts.steps or 1000,
                       eval_every=100, seed=opts.seed)
-    return _supervised(opts, {"name": "softmax"}, cfg, "mnist-10k")
+    return _supervised(opts, ModelConfig("softmax"), cfg, "mnist-10k")
 
 
 def lab7(opts: LabOptions):
     cfg = TrainConfig(optimizer="adam", lr=1e-4, batch_size=50, steps=opts.steps or 20000,
                       eval_every=1000, seed=opts.seed)
-    return _supervised(opts, {"name": "deepnn", "dropout": 0.5}, cfg, "mnist-10k")
+    return _supervised(opts, ModelConfig("deepnn"), cfg, "mnist-10k")
 
 
 def lab8(opts: LabOptions):
@@ -164,7 +166,7 @@ def lab9(opts: LabOptions):
     first, second = _digits(data, [0, 1, 2, 3, 4]), _digits(data, [5, 6, 7, 8, 9])
     steps = opts.steps or 300
     cfg = TrainConfig(optimizer="adam", lr=1e-3, batch_size=50, steps=steps, seed=opts.seed)
-    mcfg = ModelConfig("deepnn", data.input_shape, 10, dropout=0.5)
+    mcfg = ModelConfig("deepnn", data.input_shape, 10)  # dropout 0.5, the model's own
     torch.manual_seed(opts.seed)
     base = build_model(mcfg).to(device)
     train(base, first, cfg, progress=opts.progress)

@@ -11,9 +11,9 @@ import sys
 import torch
 
 from layerwise.distributed import join
+from layerwise.rbm.loop import fit
 from layerwise.rbm.model import RBM, RBMConfig
 from layerwise.rbm.parallel import ParallelCD, ParallelConfig
-from layerwise.rbm.parallel_run import fit_parallel
 from layerwise.rbm.train import CDConfig
 
 V, H, N = 50, 36, 240
@@ -42,13 +42,13 @@ def main() -> None:
     init = RBM(cfg, torch.Generator().manual_seed(1))
     cd = CDConfig(epochs=3, batch_size=24, lr=0.05 if visible == "binary" else 0.01)
     trainer = ParallelCD(init, cd, ParallelConfig(algorithm, sync_every), dist)
-    fit_parallel(trainer, data(visible))
+    fit(trainer, data(visible))
     report = {"sync_log": torch.tensor(trainer.sync_log, dtype=torch.float64)}
     if algorithm == "model" and dist.active:
         report["gap_before_sync"] = torch.tensor(duplicate_gap(trainer))
         trainer.synchronise()
         report["gap_after_sync"] = torch.tensor(duplicate_gap(trainer))
-    rbm = trainer.gather_rbm()
+    rbm = trainer.full_rbm()
     if dist.is_main:
         report.update(W=rbm.W, b_vis=rbm.b_vis, b_hid=rbm.b_hid)
         torch.save(report, out)

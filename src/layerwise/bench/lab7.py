@@ -53,7 +53,7 @@ def plain_eager(model, data, steps: int, batch: int, device: torch.device, seed:
 def run(dataset: str, steps: int, device: torch.device, seed: int = 0,
         progress: bool = True) -> dict:
     data = load_dataset(dataset, seed=seed, device=device, val_size=0, progress=progress)
-    mcfg = ModelConfig("deepnn", data.input_shape, data.num_classes, dropout=0.5)
+    mcfg = ModelConfig("deepnn").sized_for(data)  # with the course's dropout 0.5
     torch.manual_seed(seed)
     init = build_model(mcfg).state_dict()
     rows = {}

@@ -30,8 +30,9 @@ import torch
 
 from layerwise.data.datasets import load_dataset
 from layerwise.device import native_bf16, tf32_products
+from layerwise.rbm.loop import fit
 from layerwise.rbm.model import RBM, RBMConfig
-from layerwise.rbm.train import CDConfig, CDTrainer, fit
+from layerwise.rbm.train import CDConfig, CDTrainer
 
 V, H, B = 784, 500, 100
 EPOCHS = 3  # timed epochs per implementation; the median is reported

@@ -152,7 +152,7 @@ def cmd_rbm(args) -> int:
              f"{env['torch']}, revision {env['revision']})",
              f"floor = 10 N V H / {report['gemm_flops'] / 1e9:.1f} GFLOP/s (median float32 GEMM "
              f"window; range {lo / 1e9:.1f}-{hi / 1e9:.1f}) = {report['floor_seconds']:.3f} s; "
-             (f"with bf16 products 10 N V H / {report['bf16_gemm_flops'] / 1e9:.1f} GFLOP/s "
+             + (f"with bf16 products 10 N V H / {report['bf16_gemm_flops'] / 1e9:.1f} GFLOP/s "
               f"(bf16 GEMM) = {report['bf16_floor_seconds']:.3f} s"
               if report["bf16_gemm_flops"] == report["bf16_gemm_flops"]
               else "bf16 rows skipped: no native bfloat16 products on this device"),

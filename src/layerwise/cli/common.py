@@ -19,6 +19,27 @@ def add_data_source(parser: argparse.ArgumentParser) -> None:
                         help="never download; fail with a message if the files are not found")
 
 
+def add_device(p: argparse.ArgumentParser) -> None:
+    from layerwise.distributed.context import DEFAULT_TIMEOUT
+
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    p.add_argument("--threads", type=int, help="CPU threads for PyTorch")
+    p.add_argument("--gpu-memory-fraction", type=float, metavar="F",
+                   help="cap this process's share of the GPU's memory (0 < F <= 1)")
+    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
+                   help="under torchrun: how long a rank waits for the others before it stops "
+                        f"with an error (default {DEFAULT_TIMEOUT:g})")
+
+
+def run_config(args, **fields):
+    """The RunConfig of the data and device flags (and of `fields`, e.g. logdir and resume)."""
+    from layerwise.runtime import RunConfig
+
+    return RunConfig(data_dir=args.data_dir, offline=args.offline, device=args.device,
+                     threads=args.threads, gpu_memory_fraction=args.gpu_memory_fraction,
+                     timeout=args.timeout, **fields)
+
+
 def _clean(value):
     """JSON has no NaN/inf: write them as null rather than emitting invalid JSON."""
     if isinstance(value, float) and not math.isfinite(value):

@@ -9,6 +9,7 @@ from layerwise import __version__
 from layerwise.cli import (
     bench_cmd,
     data_cmd,
+    dbn_cmd,
     lab_cmd,
     launch_cmd,
     quickstart,
@@ -17,7 +18,7 @@ from layerwise.cli import (
 )
 from layerwise.errors import LayerwiseError
 
-COMMANDS = (quickstart, train_cmd, lab_cmd, rbm_cmd, launch_cmd, bench_cmd, data_cmd)
+COMMANDS = (quickstart, train_cmd, lab_cmd, rbm_cmd, dbn_cmd, launch_cmd, bench_cmd, data_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

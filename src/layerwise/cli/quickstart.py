@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-import torch
-
 from layerwise.cli.common import add_json, emit
-from layerwise.data.datasets import Dataset, load_dataset
+from layerwise.data.datasets import load_dataset
 from layerwise.device import describe, resolve_device
 from layerwise.errors import ConfigError
-from layerwise.nn.models import ModelConfig, build_model
-from layerwise.train.trainer import TrainConfig, evaluate, train
+from layerwise.nn.models import ModelConfig
+from layerwise.runtime import RunConfig
+from layerwise.train.run import fit
+from layerwise.train.trainer import TrainConfig
 
 DATASET = "mnist-10k"
 
@@ -30,17 +30,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def _train_one(name: str, options: dict, cfg: TrainConfig, data: Dataset,
-               device: torch.device, progress: bool) -> dict:
-    torch.manual_seed(cfg.seed)
-    model = build_model(ModelConfig(name, data.input_shape, data.num_classes, **options))
-    model = model.to(device)
-    result = train(model, data, cfg, progress=progress)
-    test = evaluate(model, data.test, data.task)
-    return {"test_accuracy": test["accuracy"], "test_loss": test["loss"],
-            "steps": result.steps, "train_seconds": result.train_seconds}
-
-
 def run(args) -> int:
     if args.deepnn_steps < 0:
         raise ConfigError("--deepnn-steps must be 0 or more.")
@@ -52,7 +41,7 @@ def run(args) -> int:
                                     seed=args.seed)),
         # Lab 7's net with dropout 0.5; Adam at 1e-3 rather than the course's 1e-4, because
         # quickstart runs a tenth of the course's 20,000 steps or fewer.
-        "deepnn": ({"dropout": 0.5}, TrainConfig(optimizer="adam", lr=1e-3, batch_size=50,
+        "deepnn": ({}, TrainConfig(optimizer="adam", lr=1e-3, batch_size=50,
                                                  steps=args.deepnn_steps, seed=args.seed)),
     }
     if not args.deepnn_steps:
@@ -62,7 +51,11 @@ def run(args) -> int:
              f"device   {describe(device)}"]
     models = {}
     for name, (options, cfg) in recipes.items():
-        r = models[name] = _train_one(name, options, cfg, data, device, not args.json)
+        result = fit(ModelConfig(name, **options), data, cfg, RunConfig(device=args.device),
+                     progress=not args.json)
+        r = models[name] = {"test_accuracy": result.test_accuracy,
+                            "test_loss": result.test_loss, "steps": result.steps,
+                            "train_seconds": result.train_seconds}
         lines.append(f"{name:8} test accuracy {r['test_accuracy']:.4f}  loss "
                      f"{r['test_loss']:.4f}  {r['steps']} steps in {r['train_seconds']:.2f} s")
     emit(lines, {"dataset": DATASET, "device": str(device), "models": models}, args.json)

@@ -4,34 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from layerwise.cli.common import add_data_source, add_json, emit
-from layerwise.distributed import DEFAULT_TIMEOUT, env_rank
+from layerwise.cli.common import add_data_source, add_device, add_json, emit, run_config
+from layerwise.distributed import env_rank
 from layerwise.errors import ConfigError
 from layerwise.nn.layers import ACTIVATIONS
-from layerwise.nn.models import MODELS
-from layerwise.train.checkpoint import load_checkpoint
+from layerwise.nn.models import MODELS, ModelConfig
 from layerwise.train.optim import OPTIMIZERS
-from layerwise.train.run import (
-    RunConfig,
-    evaluate_checkpoint,
-    run_size_curve,
-    run_training,
-    train_config_from,
-)
+from layerwise.train.run import evaluate_checkpoint, fit, learning_curve
 from layerwise.train.trainer import TrainConfig
-
-# Models whose description includes dropout train with it unless --dropout says otherwise.
-DEFAULT_DROPOUT = {"deepnn": 0.5, "net3": 0.5}
-
-
-def add_device(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
-    p.add_argument("--threads", type=int, help="CPU threads for PyTorch")
-    p.add_argument("--gpu-memory-fraction", type=float, metavar="F",
-                   help="cap this process's share of the GPU's memory (0 < F <= 1)")
-    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                   help="under torchrun: how long a rank waits for the others before it stops "
-                        f"with an error (default {DEFAULT_TIMEOUT:g})")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -101,29 +81,18 @@ def add_recipe(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
 
 
-def recipe_from(args) -> tuple[dict, TrainConfig]:
-    length = {"steps": args.steps, "epochs": args.epochs}
+def recipe_from(args) -> tuple[ModelConfig, TrainConfig]:
+    try:
+        hidden = tuple(int(h) for h in args.hidden.split(",") if h.strip())
+    except ValueError:
+        raise ConfigError(f"--hidden {args.hidden!r} is not a list of whole numbers.") from None
     cfg = TrainConfig(optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
                       l2=args.l2, batch_size=args.batch_size, seed=args.seed,
                       eval_every=args.eval_every, patience=args.patience, shift=args.shift,
-                      cuda_graphs=args.cuda_graphs,
-                      **(length if any(v is not None for v in length.values())
-                         else {"epochs": 1}))
-    dropout = args.dropout if args.dropout is not None else DEFAULT_DROPOUT.get(args.model, 0.0)
-    options = {"name": args.model, "dropout": dropout, "activation": args.activation,
-               "hidden": tuple(int(h) for h in args.hidden.split(",") if h),
-               "degree": args.degree, "pool": args.pool}
-    return options, cfg
-
-
-def run_config(args) -> RunConfig:
-    return RunConfig(
-        dataset=args.dataset, data_dir=args.data_dir, offline=args.offline, device=args.device,
-        threads=args.threads, gpu_memory_fraction=args.gpu_memory_fraction,
-        logdir=getattr(args, "logdir", None), checkpoint=getattr(args, "checkpoint", None),
-        resume=getattr(args, "resume", None), init=getattr(args, "init", None),
-        freeze=getattr(args, "freeze", 0), val_size=getattr(args, "val_size", None),
-        curves=getattr(args, "curves", None), timeout=args.timeout)
+                      cuda_graphs=args.cuda_graphs, steps=args.steps, epochs=args.epochs)
+    model = ModelConfig(args.model, dropout=args.dropout, activation=args.activation,
+                        hidden=hidden, degree=args.degree, pool=args.pool)
+    return model, cfg
 
 
 def result_line(figures: dict) -> str:
@@ -135,25 +104,20 @@ def result_line(figures: dict) -> str:
 
 
 def cmd_train(args) -> int:
-    run = run_config(args)
-    options, cfg = recipe_from(args)
-    if args.resume:
-        # The stored recipe continues; only the total length may be given anew, and how the
-        # steps run (--cuda-graphs) is this command's choice.
-        length = {"steps": args.steps, "epochs": args.epochs}
-        cfg = train_config_from(load_checkpoint(args.resume, kind="supervised"),
-                                cuda_graphs=args.cuda_graphs,
-                                **{k: v for k, v in length.items() if v is not None})
-    figures = run_training(options, cfg, run, progress=not args.json)
+    model, cfg = recipe_from(args)
+    run = run_config(args, logdir=args.logdir, resume=args.resume, val_size=args.val_size)
+    result = fit(model, args.dataset, cfg, run, checkpoint=args.checkpoint, init=args.init,
+                 freeze=args.freeze, curves=args.curves, progress=not args.json)
     if env_rank() != 0:  # under torchrun rank 0 reports for all
         return 0
+    figures = result.to_dict()
     emit([f"{result_line(figures)}, {figures['steps']} steps in "
           f"{figures['train_seconds']:.2f} s"], figures, args.json)
     return 0
 
 
 def cmd_eval(args) -> int:
-    figures = evaluate_checkpoint(args.checkpoint, run_config(args))
+    figures = evaluate_checkpoint(args.checkpoint, args.dataset, run_config(args))
     emit([result_line(figures)], figures, args.json)
     return 0
 
@@ -165,9 +129,9 @@ def cmd_curve(args) -> int:
         raise ConfigError(f"--sizes {args.sizes!r} is not a list of whole numbers.") from None
     if not sizes:
         raise ConfigError("--sizes needs at least one training-set size.")
-    options, cfg = recipe_from(args)
-    figures = run_size_curve(options, cfg, run_config(args), sizes, args.out,
-                             progress=not args.json)
+    model, cfg = recipe_from(args)
+    figures = learning_curve(model, args.dataset, cfg, sizes, args.out,
+                             run_config(args, val_size=args.val_size), progress=not args.json)
     lines = [f"{'size':>8} {'train error':>12} {'val error':>10}"]
     lines += [f"{r['train_size']:>8} {r['train_error']:>12.4f} {r['val_error']:>10.4f}"
               for r in figures["curve"]]

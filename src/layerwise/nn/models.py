@@ -8,7 +8,7 @@ parameters.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 from torch import nn
@@ -17,17 +17,24 @@ from layerwise.errors import ConfigError
 from layerwise.nn import cifar
 from layerwise.nn.layers import ACTIVATIONS, Pool2d, activation
 
+# Models whose description includes dropout: the course's deepnn (0.5 before its last layer)
+# and the report's net3 (0.5 after its dense layers, half that after its pooling layers).
+DEFAULT_DROPOUT = {"deepnn": 0.5, "net3": 0.5}
+
 
 @dataclass(frozen=True)
 class ModelConfig:
-    """What it takes to rebuild a model: stored in every checkpoint."""
+    """What it takes to rebuild a model: stored in every checkpoint.
+
+    `input_shape` and `num_outputs` may be left None and taken from a dataset with
+    `sized_for`; `dropout` None means the model's own (DEFAULT_DROPOUT, else none)."""
 
     name: str
-    input_shape: tuple[int, ...]
-    num_outputs: int
+    input_shape: tuple[int, ...] | None = None
+    num_outputs: int | None = None
     hidden: tuple[int, ...] = (128,)
     activation: str = "relu"
-    dropout: float = 0.0
+    dropout: float | None = None
     degree: int = 1
     pool: str = "max"
     init: tuple[float, ...] = field(default_factory=tuple)  # polynomial: a_0..a_n
@@ -35,6 +42,11 @@ class ModelConfig:
     def __post_init__(self):
         if self.name not in MODELS:
             raise ConfigError(f"unknown model {self.name!r}; choose one of {', '.join(MODELS)}.")
+        if self.dropout is None:
+            object.__setattr__(self, "dropout", DEFAULT_DROPOUT.get(self.name, 0.0))
+        if self.input_shape is not None:
+            object.__setattr__(self, "input_shape", tuple(self.input_shape))
+        object.__setattr__(self, "hidden", tuple(self.hidden))
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}.")
         if self.activation not in ACTIVATIONS:
@@ -42,6 +54,13 @@ class ModelConfig:
                               f"{', '.join(ACTIVATIONS)}.")
         if self.degree < 0:
             raise ConfigError(f"polynomial degree must be >= 0, got {self.degree}.")
+
+    def sized_for(self, data) -> ModelConfig:
+        """This config with the input shape and number of outputs of `data` (a Dataset) filled
+        in where they are None."""
+        outputs = data.num_classes if data.task == "classification" else data.train.y.shape[1]
+        return replace(self, input_shape=self.input_shape or data.input_shape,
+                       num_outputs=self.num_outputs or outputs)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -144,8 +163,19 @@ MODELS = {
 }
 
 
-def build_model(cfg: ModelConfig) -> nn.Sequential:
-    """Instantiate the model `cfg` describes (on the CPU; move it with `.to(device)`)."""
+def build_model(cfg: ModelConfig | str, data=None, **options) -> nn.Sequential:
+    """Instantiate a model (on the CPU; move it with `.to(device)`): `cfg` is a ModelConfig or
+    a model name with `options` (ModelConfig's fields), sized to `data` (a Dataset) where its
+    input shape or outputs are not given, e.g. `build_model("deepnn", data)`."""
+    if isinstance(cfg, str):
+        cfg = ModelConfig(cfg, **options)
+    elif options:
+        cfg = replace(cfg, **options)
+    if data is not None:
+        cfg = cfg.sized_for(data)
+    if cfg.input_shape is None or cfg.num_outputs is None:
+        raise ConfigError(f"{cfg.name} needs its input shape and number of outputs: give "
+                          "them in the ModelConfig or pass the dataset.")
     return MODELS[cfg.name](cfg)
 
 

@@ -18,10 +18,15 @@ from torch import nn
 
 from layerwise.data.datasets import Dataset
 from layerwise.errors import ConfigError
-from layerwise.rbm.data import Preprocessing, chunked, map_inputs
+from layerwise.rbm.data import Preprocessing, chunked, fit_preprocessing, map_inputs
+from layerwise.rbm.loop import fit
 from layerwise.rbm.model import RBM, RBMConfig
-from layerwise.rbm.train import CDConfig, CDTrainer, fit
+from layerwise.rbm.train import CDConfig, CDTrainer
+from layerwise.runtime import DataLike, RunConfig, as_dataset, setup_device
 from layerwise.train.trainer import TrainConfig, evaluate, train
+
+# Fine-tuning: Adam at 1e-3, 5 epochs of 100 (the batch follows the CD batch in `train_dbn`).
+FINETUNE = TrainConfig(optimizer="adam", lr=1e-3, batch_size=100, epochs=5)
 
 
 def pretrain(x: torch.Tensor, layers: tuple[int, ...], cfg: CDConfig, progress: bool = False
@@ -84,3 +89,17 @@ def run_dbn(data: Dataset, prep: Preprocessing, layers: tuple[int, ...], cd: CDC
         figures[f"{name}_accuracy"] = test["accuracy"]
         figures[f"{name}_finetune_seconds"] = result.train_seconds
     return figures
+
+
+def train_dbn(data: DataLike, layers: tuple[int, ...] = (500, 500, 2000),
+              cd: CDConfig | None = None, finetune: TrainConfig = FINETUNE,
+              run: RunConfig | None = None, binarize: bool = False,
+              progress: bool = True) -> dict:
+    """Load `data`, pretrain a DBN of binary RBMs on it, fine-tune it and its randomly
+    initialised twin; returns both test accuracies and the times, with dataset and device."""
+    cd, run = cd or CDConfig(), run or RunConfig()
+    device = setup_device(run)
+    data = as_dataset(data, run, cd.seed, device, progress)
+    prep = fit_preprocessing(data.train.x, "binary", binarize)
+    figures = run_dbn(data, prep, tuple(layers), cd, finetune, progress)
+    return {**figures, "dataset": data.name, "device": str(device)}

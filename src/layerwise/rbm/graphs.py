@@ -19,15 +19,11 @@ is put back afterwards, so capturing changes no state.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import torch
 
 from layerwise.device import capture_graph
 from layerwise.errors import ConfigError
-
-if TYPE_CHECKING:
-    from layerwise.rbm.train import CDTrainer
+from layerwise.rbm.train import CDTrainer
 
 WARM_UP_STEPS = 3
 
@@ -40,7 +36,10 @@ class GraphedEpochs:
     """
 
     def __init__(self, trainer: CDTrainer, x: torch.Tensor, capture: bool = True):
-        if trainer.cfg.persistent:
+        if not isinstance(trainer, CDTrainer):
+            raise ConfigError("--cuda-graphs is for single-process runs: the parallel "
+                              "algorithms exchange states between the steps of an epoch.")
+        if trainer.cd.persistent:
             raise ConfigError("--cuda-graphs replays CD-k epochs; drop --pcd (the persistent "
                               "chains are created by the first batch, which a graph cannot "
                               "record).")
@@ -68,14 +67,14 @@ class GraphedEpochs:
 
     def _steps(self) -> None:
         """The recorded work: every batch of the permutation in self.perm, one CD step each."""
-        B = self.trainer.cfg.batch_size
+        B = self.trainer.cd.batch_size
         for start in range(0, len(self.x), B):
             v_pos = self.x.index_select(0, self.perm[start:start + B])
             self.total += self.trainer.step(v_pos)
 
     def warm_up(self) -> None:
         """Run WARM_UP_STEPS steps, then restore every tensor and generator they changed."""
-        trainer, B = self.trainer, self.trainer.cfg.batch_size
+        trainer, B = self.trainer, self.trainer.cd.batch_size
         state = self._state()
         saved = {name: t.clone() for name, t in state.items()}
         sampler = trainer.sampler.get_state()

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 
 from layerwise.data.files import atomic_output
+from layerwise.errors import ConfigError
 
 
 def image_side(n_visible: int) -> int | None:
@@ -53,3 +54,27 @@ def save_png(grid: torch.Tensor, path: str | Path) -> Path:
     with atomic_output(path) as f:
         plt.imsave(f, grid.numpy(), cmap="gray", vmin=0.0, vmax=1.0, format="png")
     return path
+
+
+def gibbs_samples(rbm, n: int, steps: int, generator: torch.Generator,
+                  start: torch.Tensor | None = None) -> torch.Tensor:
+    """n samples (n, V) after `steps` Gibbs steps from `start` (N, V) or from uniform noise."""
+    if n < 1 or steps < 1:
+        raise ConfigError("-n and --steps must be at least 1.")
+    if start is None:
+        start = torch.rand(n, rbm.cfg.n_visible, generator=generator, dtype=rbm.W.dtype,
+                           device=rbm.W.device)
+        if rbm.gaussian:
+            start = (start - 0.5) * 3.46  # unit variance
+    return rbm.gibbs(start[:n], steps, generator)
+
+
+def sample_grid(samples: torch.Tensor, prep) -> torch.Tensor:
+    """Samples shown as one image grid: Gaussian ones mapped back to pixel values first."""
+    if prep.visible == "gaussian":
+        samples = (samples * prep.std.to(samples) + prep.mean.to(samples)).clamp(0, 1)
+    grid = tile(samples, scale_each=False)
+    if grid is None:
+        raise ConfigError(f"{samples.shape[1]} visible units are not a square image, so the "
+                          "samples cannot be drawn as one.")
+    return grid

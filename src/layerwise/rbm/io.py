@@ -29,7 +29,7 @@ def save(path: str | Path, rbm: RBM, prep: Preprocessing, trainer: CDTrainer | N
         path, kind=KIND, model_config=rbm.cfg.to_dict(), state=rbm.state_dict(),
         step=trainer.epoch if trainer else epochs,
         optimizer=trainer.state_dict() if trainer else None,
-        train_config=trainer.cfg if trainer else train_config,
+        train_config=trainer.cd if trainer else train_config,
         extra={"dataset": dataset, "prep": prep.to_dict()})
 
 
@@ -64,3 +64,11 @@ def resume_trainer(payload: dict, rbm: RBM, epochs: int | None = None) -> CDTrai
     trainer = CDTrainer(rbm, CDConfig(**stored))
     trainer.load_state_dict(payload["optimizer"])
     return trainer
+
+
+def describe(path: str | Path) -> dict:
+    """What an RBM checkpoint holds: its architecture, epochs, recipe and dataset."""
+    payload = load_payload(path)
+    return {"model": payload["model"], "epochs": payload.get("step", 0),
+            "train": payload.get("train") or {},
+            "dataset": payload.get("extra", {}).get("dataset", "")}

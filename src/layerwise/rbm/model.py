@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from layerwise.device import tf32_products
+from layerwise.device import native_bf16, tf32_products
 from layerwise.errors import ConfigError
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -40,8 +40,8 @@ MATMUL_PRECISIONS = ("full", "tf32", "bf16")
 class RBMConfig:
     """The architecture of an RBM: stored in every checkpoint."""
 
-    n_visible: int
-    n_hidden: int
+    n_visible: int | None = None  # None: one per input value of the training data
+    n_hidden: int = 500
     visible: str = "binary"  # or "gaussian"
     learn_sigma: bool = False
     sigma_bounds: tuple[float, float] = (0.1, 10.0)
@@ -49,7 +49,7 @@ class RBMConfig:
     init_std: float = 0.01
 
     def __post_init__(self):
-        if self.n_visible < 1 or self.n_hidden < 1:
+        if (self.n_visible is not None and self.n_visible < 1) or self.n_hidden < 1:
             raise ConfigError(f"an RBM needs at least one visible and one hidden unit, got "
                               f"{self.n_visible} x {self.n_hidden}.")
         if self.visible not in ("binary", "gaussian"):
@@ -85,6 +85,9 @@ class RBM(nn.Module):
 
     def __init__(self, cfg: RBMConfig, generator: torch.Generator | None = None):
         super().__init__()
+        if cfg.n_visible is None:
+            raise ConfigError("an RBM needs its number of visible units; set "
+                              "RBMConfig.n_visible (the runs take it from the data).")
         self.cfg = cfg
         V, H, dtype = cfg.n_visible, cfg.n_hidden, cfg.torch_dtype
         W = torch.randn(V, H, generator=generator, dtype=torch.float64) * cfg.init_std
@@ -226,6 +229,14 @@ def check_product_precision(precision: str, W: torch.Tensor) -> None:
     if precision == "tf32" and W.device.type != "cuda":
         raise ConfigError("--matmul tf32 needs a CUDA device (TensorFloat-32 is a tensor-core "
                           "format); on a CPU use --matmul bf16.")
+
+
+def check_native_products(precision: str, device: torch.device) -> None:
+    """Refuse bfloat16 products on a device that would emulate them: on a CPU without
+    AVX-512 BF16 or AMX they run several times slower than the float32 ones they replace."""
+    if precision == "bf16" and not native_bf16(device):
+        raise ConfigError("--matmul bf16 would be emulated on this CPU (it has neither AVX-512 "
+                          "BF16 nor AMX) and run slower than float32; drop --matmul bf16.")
 
 
 def bernoulli(p: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

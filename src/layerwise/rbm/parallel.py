@@ -50,6 +50,7 @@ from the others. Each weight lives on one rank, so nothing drifts.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
@@ -59,7 +60,7 @@ from layerwise.distributed.bits import pack_bits, packed_size, unpack_bits
 from layerwise.errors import ConfigError
 from layerwise.rbm.blocks import BlockSampler, Held, Partition, momentum_step
 from layerwise.rbm.model import RBM
-from layerwise.rbm.train import CDConfig
+from layerwise.rbm.train import CDConfig, diverged
 
 ALGORITHMS = ("model", "data", "visible")
 
@@ -102,7 +103,8 @@ class ParallelCD:
         if par.rng_blocks < K:
             raise ConfigError(f"--rng-blocks ({par.rng_blocks}) must be at least the number "
                               f"of ranks ({K}).")
-        self.cfg, self.cd, self.par, self.dist = init.cfg, cd, par, dist
+        self.rbm_config, self.par, self.dist = init.cfg, par, dist
+        self.cd = cd.resolved(init.gaussian)
         self.gaussian = init.gaussian
         self.hid = Partition(H, par.rng_blocks, K)
         self.vis = Partition(V, par.rng_blocks, K)
@@ -121,6 +123,7 @@ class ParallelCD:
         self._buffers: dict[str, torch.Tensor] = {}  # statistics kept from batch to batch
         self.sync_log: list[float] = []  # largest difference removed by each synchronisation
         self.sync_bytes = 0
+        self._epoch_start = (0, 0, 0)  # sent bytes, sync bytes, syncs when the epoch began
 
     # -- what each rank holds ---------------------------------------------------------------
     def _hold(self, init: RBM) -> Held:
@@ -186,6 +189,31 @@ class ParallelCD:
 
         pending.finish = assemble
         return pending
+
+    # -- the trainer protocol of layerwise.rbm.loop ------------------------------------------
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """The whole training set (N, V), the same on every rank, on this rank's device."""
+        return x.to(device=self.dist.device, dtype=self.rbm_config.torch_dtype)
+
+    def begin_epoch(self) -> None:
+        self._epoch_start = (self.dist.sent_bytes, self.sync_bytes, len(self.sync_log))
+
+    def end_epoch(self, total: torch.Tensor, count: int) -> dict:
+        """The error over all ranks, the bytes this rank sent in the epoch (synchronisations
+        excluded) and the largest drift removed; raises if any rank's weights broke."""
+        sent, sync_bytes, syncs = self._epoch_start
+        sent = self.dist.sent_bytes - sent - (self.sync_bytes - sync_bytes)
+        # One all-reduce per epoch: the error's parts and whether any rank's weights broke.
+        broken = torch.tensor(float(not self.parameters_finite()), dtype=torch.float64,
+                              device=total.device)
+        figures = torch.stack([total.double(), broken])
+        self.dist.all_reduce(figures, "collecting the epoch's error")
+        error = float(figures[0]) / count
+        if figures[1] > 0 or not math.isfinite(error):
+            raise diverged(self.epoch + 1, self.cd.lr, self.gaussian)
+        drifts = self.sync_log[syncs:]
+        return {"recon_error": error, "sent_bytes": sent,
+                "sync_drift": max(drifts) if drifts else None}
 
     # -- one mini-batch --------------------------------------------------------------------
     def step(self, v_pos: torch.Tensor) -> torch.Tensor:
@@ -333,7 +361,7 @@ class ParallelCD:
         return drift
 
     # -- the whole model -------------------------------------------------------------------
-    def gather_rbm(self) -> RBM | None:
+    def full_rbm(self) -> RBM | None:
         """The full RBM assembled on rank 0 (None on the others): W from the rows ("purple",
         the authoritative copy), each bias from its owner."""
         held, dist = self.held, self.dist
@@ -350,7 +378,7 @@ class ParallelCD:
             b_vis, b_hid = b_vis[:, 0], b_hid[:, 0]
         if not dist.is_main:
             return None
-        rbm = RBM(self.cfg)
+        rbm = RBM(self.rbm_config)
         rbm.W.copy_(W.cpu())
         rbm.b_vis.copy_(b_vis.cpu())
         rbm.b_hid.copy_(b_hid.cpu())

@@ -1,121 +1,262 @@
-"""One RBM run end to end: load and prepare data, build or resume, train, measure, save.
+"""One RBM run end to end, in one process or over the ranks of a torchrun job: load and prepare
+the data, start or resume a trainer, train it with the one loop, measure, save.
 
-`layerwise rbm train` calls `run_rbm`; a Python user calls it with the same config objects.
+`train_rbm` is what `layerwise rbm train` calls. It picks the trainer: `CDTrainer` in one
+process, `ParallelCD` when a `ParallelConfig` is given (required under torchrun). Everything
+else (data, preprocessing, resume, progress, checkpoints, figures) is the same code for both.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from layerwise.data.datasets import load_dataset
+from layerwise.data.datasets import Dataset
+from layerwise.distributed import Dist, join
 from layerwise.errors import ConfigError
-from layerwise.rbm import io
-from layerwise.rbm.data import fit_preprocessing
+from layerwise.rbm import comm, io, shards
+from layerwise.rbm.data import Preprocessing, fit_preprocessing
 from layerwise.rbm.features import compare
-from layerwise.rbm.images import filter_grid, save_png, tile
+from layerwise.rbm.images import filter_grid, save_png
+from layerwise.rbm.loop import EpochRecord, Trainer, fit
 from layerwise.rbm.measures import reconstruction_error
-from layerwise.rbm.model import RBM, RBMConfig
+from layerwise.rbm.model import RBM, RBMConfig, check_native_products
 from layerwise.rbm.monitor import RBMMonitor, epoch_measures
-from layerwise.rbm.train import CDConfig, CDTrainer, EpochRecord, fit
-from layerwise.train.run import RunConfig, setup_device
+from layerwise.rbm.parallel import ParallelCD, ParallelConfig
+from layerwise.rbm.train import CDConfig, CDTrainer
+from layerwise.runtime import DataLike, RunConfig, as_dataset, setup_device
 
 MEASURE_SAMPLE = 1000  # examples used for the per-epoch pseudo-likelihood and free-energy gap
 
 
-@dataclass(frozen=True)
-class RBMRun:
-    """Data and outputs of an RBM run (the device and data flags are the supervised ones)."""
+@dataclass
+class RBMResult:
+    """What a run produced. `rbm` is the whole trained model on the run's device (None on the
+    ranks of a parallel run other than 0); `preprocessing` maps raw examples to its visible
+    units; `history` holds one row per epoch."""
 
-    run: RunConfig = dataclasses.field(default_factory=RunConfig)
-    binarize: bool = False
-    save: str | None = None  # checkpoint written after every epoch
-    images: str | None = None  # directory for filters.png
-    eval_features: bool = False
-    cuda_graphs: bool = False  # replay each epoch from a CUDA graph (layerwise.rbm.graphs)
+    rbm: RBM | None
+    preprocessing: Preprocessing
+    dataset: str
+    device: str
+    epochs: int
+    epoch_seconds: float | None  # mean over the epochs this run trained
+    recon_error: float | None  # on the test split, when there is one
+    history: list[dict]
+    details: dict = field(default_factory=dict)  # precision, parallel figures, feature accuracy
+
+    def transform(self, x: torch.Tensor) -> torch.Tensor:
+        """Hidden probabilities p(h | v) (N, H) of raw examples x (N, ...), prepared as in
+        training."""
+        rbm = self.rbm
+        return rbm.transform(self.preprocessing(x.to(rbm.W.device), rbm.W.dtype))
+
+    def to_dict(self) -> dict:
+        """The run's figures as `layerwise rbm train --json` prints them."""
+        cfg = self.rbm.cfg if self.rbm is not None else None
+        model = f"rbm {cfg.n_visible}x{cfg.n_hidden} {cfg.visible}" if cfg else "rbm"
+        return {"model": model, "dataset": self.dataset, "device": self.device,
+                "epochs": self.epochs, "epoch_seconds": self.epoch_seconds,
+                "recon_error": self.recon_error, **self.details, "history": self.history}
 
 
-def run_rbm(model: RBMConfig | None, cfg: CDConfig, opts: RBMRun, progress: bool = True) -> dict:
-    """Train (or resume) an RBM as configured; return the run's figures."""
-    run = opts.run
-    device = setup_device(run)
-    data = load_dataset(run.dataset, data_dir=run.data_dir, offline=run.offline,
-                        val_size=run.val_size, seed=cfg.seed, device=device, progress=progress)
+def train_rbm(data: DataLike, model: RBMConfig | None = None, cd: CDConfig | None = None,
+              parallel: ParallelConfig | None = None, run: RunConfig | None = None, *,
+              binarize: bool = False, checkpoint: str | None = None, shards: str | None = None,
+              images: str | None = None, eval_features: bool = False,
+              cuda_graphs: bool = False, progress: bool = True) -> RBMResult:
+    """Train an RBM (or resume `run.resume`) on `data`: a dataset name, a `Dataset`, or a
+    tensor/array of examples (N, ...); binary units take values in [0, 1] (`binarize`
+    thresholds at 0.5), Gaussian units are standardised per input on the training data.
+
+    `checkpoint` is rewritten after every epoch; `shards` (parallel runs) is a sharded
+    checkpoint directory, also written every epoch and resumed with `RunConfig(resume=DIR)`.
+    `images` gets filters.png; `eval_features` compares softmax on the features with softmax
+    on the raw inputs. Under torchrun every rank calls this with the same arguments."""
+    model, cd, run = model or RBMConfig(), cd or CDConfig(), run or RunConfig()
+    dist = join(setup_device(run), run.timeout)
+    try:
+        return _train(data, model, cd, parallel, run, dist, binarize, checkpoint, shards,
+                      images, eval_features, cuda_graphs, progress and dist.is_main)
+    finally:
+        dist.close()
+
+
+def check_parallel_options(parallel: ParallelConfig | None, dist: Dist, run: RunConfig,
+                           shards: str | None, images: str | None, eval_features: bool,
+                           cuda_graphs: bool) -> None:
+    """What a parallel run cannot do, refused in one sentence before anything starts."""
+    if parallel is None:
+        if dist.active:
+            raise ConfigError(f"this job runs on {dist.world_size} ranks; choose how to split "
+                              "the RBM with --parallel model|data|visible.")
+        if shards:
+            raise ConfigError("--shards is for parallel runs; add --parallel model|data|visible.")
+        return
+    if eval_features or images or run.logdir:
+        raise ConfigError("--eval-features, --images and --logdir are for single-process runs; "
+                          "run them on the checkpoint that --save writes (rbm features, rbm "
+                          "sample).")
+    if cuda_graphs:
+        raise ConfigError("--cuda-graphs is for single-process runs: the parallel algorithms "
+                          "exchange states between the steps of an epoch.")
+
+
+def _train(data, model, cd, parallel, run, dist: Dist, binarize, checkpoint, shard_dir, images,
+           eval_features, cuda_graphs, progress) -> RBMResult:
+    check_parallel_options(parallel, dist, run, shard_dir, images, eval_features, cuda_graphs)
+    with dist.main_first("loading the data"):
+        data = as_dataset(data, run, cd.seed, dist.device, progress)
     if run.resume:
-        payload = io.load_payload(run.resume)
-        rbm = io.rbm_from_payload(payload, run.resume).to(device)
-        prep = io.load_preprocessing(payload)
-        trainer = io.resume_trainer(payload, rbm, epochs=cfg.epochs)
+        trainer, prep = _resume(run.resume, cd, parallel, dist)
+        n_visible, width = trainer.rbm_config.n_visible, data.train.x[0].numel()
+        if n_visible != width:
+            raise ConfigError(f"{run.resume} has {n_visible} visible units but {data.name}'s "
+                              f"examples have {width} values.")
     else:
-        prep = fit_preprocessing(data.train.x, model.visible, opts.binarize)
-        n_visible = data.train.x[0].numel()
-        model = dataclasses.replace(model, n_visible=n_visible)
-        rbm = RBM(model, torch.Generator().manual_seed(cfg.seed)).to(device)
-        trainer = CDTrainer(rbm, cfg)
-    dtype = rbm.W.dtype
+        trainer, prep = _start(data, model, cd, parallel, dist, binarize)
+    check_native_products(trainer.cd.matmul, dist.device)
+    single = isinstance(trainer, CDTrainer)
+    dtype = trainer.rbm_config.torch_dtype
     x = prep(data.train.x, dtype)
-    held = prep(data.val.x[:MEASURE_SAMPLE], dtype) if data.val is not None else None
-    measure_gen = torch.Generator(device).manual_seed(cfg.seed + 2)
-    # A fixed random sample: the gap's level carries sampling noise, its trend is the signal.
-    sample = x[torch.randperm(len(x), generator=measure_gen, device=device)[:MEASURE_SAMPLE]]
-    monitor = RBMMonitor(run.logdir) if run.logdir else None
     history: list[dict] = []
+    measure = _Measures(trainer.rbm, x, data, prep, trainer.cd.seed, run.logdir) if single \
+        else None
 
     def on_epoch(record: EpochRecord) -> None:
-        row = {"epoch": record.epoch, "recon_error": record.recon_error,
-               "seconds": record.seconds, **epoch_measures(rbm, sample, held, measure_gen)}
+        row = {k: v for k, v in dataclasses.asdict(record).items()
+               if v is not None or (not single and k == "sync_drift")}
+        if measure is not None:
+            row.update(measure.epoch(record.epoch, row))
         history.append(row)
-        if monitor:
-            monitor.epoch(record.epoch, rbm, row)
-        if opts.save:
-            io.save(opts.save, rbm, prep, trainer, dataset=run.dataset)
+        _save(trainer, prep, data.name, checkpoint, shard_dir)
         if progress:
-            extra = "".join(f"  {k} {row[k]:.4f}" for k in ("pseudo_likelihood",
-                                                           "free_energy_gap") if k in row)
-            print(f"epoch {record.epoch:3}  recon error {record.recon_error:.5f}{extra}  "
-                  f"{record.seconds:.2f} s", flush=True)
+            print(epoch_line(row), flush=True)
 
     try:
-        records = fit(trainer, x, on_epoch, cuda_graphs=opts.cuda_graphs)
+        records = fit(trainer, x, on_epoch, cuda_graphs=cuda_graphs)
     finally:
-        if monitor:
-            monitor.close()
-    figures = {
-        "model": f"rbm {rbm.cfg.n_visible}x{rbm.cfg.n_hidden} {rbm.cfg.visible}",
-        "dataset": run.dataset, "device": str(device), "epochs": trainer.epoch,
-        "dtype": rbm.cfg.dtype, "matmul": trainer.cfg.matmul, "cuda_graphs": opts.cuda_graphs,
-        "epoch_seconds": (sum(r.seconds for r in records) / len(records)) if records else None,
-        "recon_error": reconstruction_error(rbm, prep(data.test.x, dtype)),
-        "history": history,
-    }
-    if opts.images:
-        grid = filter_grid(rbm.W)
+        if measure is not None:
+            measure.close()
+    details = _parallel_figures(trainer, records, len(x)) if not single else {
+        "dtype": trainer.rbm.cfg.dtype, "matmul": trainer.cd.matmul, "cuda_graphs": cuda_graphs}
+    rbm = trainer.full_rbm()
+    if rbm is None:  # ranks other than 0 of a parallel run
+        return RBMResult(None, prep, data.name, str(dist.device), trainer.epoch, None, None,
+                         history)
+    rbm = rbm.to(dist.device)
+    result = RBMResult(rbm, prep, data.name, str(dist.device), trainer.epoch,
+                       sum(r.seconds for r in records) / len(records) if records else None,
+                       reconstruction_error(rbm, prep(data.test.x, dtype)) if len(data.test)
+                       else None, history, details)
+    _finish(result, data, images, eval_features)
+    return result
+
+
+def _start(data: Dataset, model: RBMConfig, cd: CDConfig, parallel: ParallelConfig | None,
+           dist: Dist, binarize: bool) -> tuple[Trainer, Preprocessing]:
+    prep = fit_preprocessing(data.train.x, model.visible, binarize)
+    model = dataclasses.replace(model, n_visible=data.train.x[0].numel())
+    init = RBM(model, torch.Generator().manual_seed(cd.seed))
+    if parallel is None:
+        return CDTrainer(init.to(dist.device), cd), prep
+    return ParallelCD(init, cd, parallel, dist), prep
+
+
+def _resume(path: str, cd: CDConfig, parallel: ParallelConfig | None, dist: Dist
+            ) -> tuple[Trainer, Preprocessing]:
+    """The trainer of the run saved at `path` (a checkpoint file, or a sharded directory for
+    parallel runs), to continue to `cd.epochs` epochs in total."""
+    if parallel is None:
+        payload = io.load_payload(path)
+        rbm = io.rbm_from_payload(payload, path).to(dist.device)
+        return io.resume_trainer(payload, rbm, epochs=cd.epochs), io.load_preprocessing(payload)
+    manifest = shards.read_manifest(path)
+    state, prep = shards.load_shard(path, manifest, dist)
+    model = RBMConfig.from_dict(manifest["model"])
+    stored = dataclasses.replace(CDConfig(**manifest["train"]), epochs=cd.epochs)
+    init = RBM(model, torch.Generator().manual_seed(stored.seed))
+    trainer = ParallelCD(init, stored, ParallelConfig(**manifest["parallel"]), dist)
+    trainer.load_state_dict(state)
+    return trainer, prep
+
+
+def _save(trainer: Trainer, prep: Preprocessing, dataset: str, checkpoint: str | None,
+          shard_dir: str | None) -> None:
+    """After an epoch: the sharded checkpoint (parallel) and the ordinary one (rank 0)."""
+    if shard_dir:
+        shards.save_shards(shard_dir, trainer, prep, dataset)
+    if not checkpoint:
+        return
+    if isinstance(trainer, CDTrainer):
+        io.save(checkpoint, trainer.rbm, prep, trainer, dataset=dataset)
+        return
+    rbm = trainer.full_rbm()  # a collective: every rank takes part
+    if rbm is not None:
+        io.save(checkpoint, rbm, prep, dataset=dataset, epochs=trainer.epoch,
+                train_config=trainer.cd)
+
+
+class _Measures:
+    """Per-epoch measures on fixed samples (single-process runs, whose RBM is at hand), and the
+    TensorBoard writer when there is a log directory."""
+
+    def __init__(self, rbm: RBM, x: torch.Tensor, data: Dataset, prep: Preprocessing, seed: int,
+                 logdir: str | None):
+        self.rbm = rbm
+        self.generator = torch.Generator(x.device).manual_seed(seed + 2)
+        # A fixed random sample: the gap's level carries sampling noise, its trend is the signal.
+        pick = torch.randperm(len(x), generator=self.generator, device=x.device)
+        self.sample = x[pick[:MEASURE_SAMPLE]]
+        self.held = prep(data.val.x[:MEASURE_SAMPLE], x.dtype) if data.val is not None else None
+        self.monitor = RBMMonitor(logdir) if logdir else None
+
+    def epoch(self, epoch: int, row: dict) -> dict:
+        figures = epoch_measures(self.rbm, self.sample, self.held, self.generator)
+        if self.monitor is not None:
+            self.monitor.epoch(epoch, self.rbm, {**row, **figures})
+        return figures
+
+    def close(self) -> None:
+        if self.monitor is not None:
+            self.monitor.close()
+
+
+def epoch_line(row: dict) -> str:
+    """One progress line per epoch: error, the measures or bytes sent, time."""
+    parts = [f"epoch {row['epoch']:3}", f"recon error {row['recon_error']:.5f}"]
+    parts += [f"{k} {row[k]:.4f}" for k in ("pseudo_likelihood", "free_energy_gap") if k in row]
+    if "sent_bytes" in row:
+        parts.append(f"sent {row['sent_bytes'] / 1e6:.2f} MB (rank 0)")
+    if row.get("sync_drift") is not None:
+        parts.append(f"sync drift {row['sync_drift']:.3g}")
+    return "  ".join(parts + [f"{row['seconds']:.2f} s"])
+
+
+def _parallel_figures(trainer: ParallelCD, records: list[EpochRecord], examples: int) -> dict:
+    """Bytes each rank sent per epoch (a collective), the model's prediction, the drift log."""
+    dist, cfg = trainer.dist, trainer.rbm_config
+    sent = torch.tensor([r.sent_bytes for r in records] or [0], dtype=torch.float64,
+                        device=dist.device)
+    sent_by_rank = dist.all_gather(sent.mean().reshape(1), "collecting the bytes sent")
+    problem = comm.Problem(cfg.n_visible, cfg.n_hidden, examples, trainer.cd.batch_size)
+    return {"ranks": dist.world_size, "parallel": trainer.par.algorithm,
+            "sent_bytes_per_epoch": [float(b) for b in sent_by_rank.view(-1)],
+            "model_bytes_per_epoch": comm.epoch_bytes(problem, trainer.par.algorithm,
+                                                      dist.world_size, cfg.visible, cfg.dtype),
+            "sync_drift": list(trainer.sync_log)}
+
+
+def _finish(result: RBMResult, data: Dataset, images: str | None, eval_features: bool) -> None:
+    """The end-of-run extras: the filter grid and the feature comparison."""
+    if images:
+        grid = filter_grid(result.rbm.W)
         if grid is not None:
-            figures["filters_png"] = str(save_png(grid, Path(opts.images) / "filters.png"))
-    if opts.eval_features:
+            result.details["filters_png"] = str(save_png(grid, Path(images) / "filters.png"))
+    if eval_features:
         if data.task != "classification":
-            raise ConfigError(f"--eval-features needs labelled data; {run.dataset} has none.")
-        figures.update(compare(rbm, prep, data))
-    return figures
-
-
-def gibbs_samples(rbm: RBM, n: int, steps: int, generator: torch.Generator,
-                  start: torch.Tensor | None = None) -> torch.Tensor:
-    """n samples after `steps` Gibbs steps from `start` (N, V) or from uniform noise."""
-    if start is None:
-        start = torch.rand(n, rbm.cfg.n_visible, generator=generator, dtype=rbm.W.dtype,
-                           device=rbm.W.device)
-        if rbm.gaussian:
-            start = (start - 0.5) * 3.46  # unit variance
-    return rbm.gibbs(start[:n], steps, generator)
-
-
-def sample_grid(samples: torch.Tensor, prep) -> torch.Tensor | None:
-    """Samples shown as images: Gaussian ones mapped back to pixel values first."""
-    if prep.visible == "gaussian":
-        samples = samples * prep.std.to(samples) + prep.mean.to(samples)
-    return tile(samples.clamp(0, 1) if prep.visible == "gaussian" else samples,
-                scale_each=False)
+            raise ConfigError(f"--eval-features needs labelled data; {data.name} has none.")
+        result.details.update(compare(result.rbm, result.preprocessing, data))

@@ -19,20 +19,27 @@ data and blows the learning up.
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 
-from layerwise.data.datasets import epoch_batches
 from layerwise.errors import ConfigError, LayerwiseError
-from layerwise.rbm.graphs import GraphedEpochs
-from layerwise.rbm.model import RBM, bernoulli, check_matmul, check_product_precision
+from layerwise.rbm.model import RBM, RBMConfig, bernoulli, check_matmul, check_product_precision
+
+BINARY_LR, GAUSSIAN_LR = 0.05, 1e-3
 
 
 class RBMDivergedError(LayerwiseError):
     """The weights became NaN or infinite."""
+
+
+def diverged(epoch: int, lr: float, gaussian: bool) -> RBMDivergedError:
+    """The error every trainer raises once an epoch's error or a parameter is NaN/inf."""
+    cause = ("Gaussian visible units diverge at learning rates binary units tolerate: lower "
+             "--lr (e.g. 0.001) and check the data is standardised" if gaussian
+             else f"the learning rate {lr} is too high: lower --lr")
+    return RBMDivergedError(f"the RBM's weights became NaN/inf in epoch {epoch}; {cause}. "
+                            "The last checkpoint written (if any) is unchanged.")
 
 
 @dataclass(frozen=True)
@@ -43,7 +50,7 @@ class CDConfig:
     persistent: bool = False
     epochs: int = 10
     batch_size: int = 100
-    lr: float = 0.05
+    lr: float | None = None  # None: 0.05 for binary visible units, 0.001 for Gaussian ones
     momentum: float = 0.5
     weight_decay: float = 1e-4
     sample_visible: bool = False  # False: mean-field reconstructions (the guide's section 3.2)
@@ -56,7 +63,8 @@ class CDConfig:
             raise ConfigError(f"--cd-k must be at least 1, got {self.cd_k}.")
         if self.epochs < 0 or self.batch_size < 1:
             raise ConfigError("--epochs must be >= 0 and --batch-size >= 1.")
-        if not self.lr > 0 or not 0 <= self.momentum < 1 or self.weight_decay < 0:
+        if (self.lr is not None and not self.lr > 0) or not 0 <= self.momentum < 1 \
+                or not self.weight_decay >= 0:
             raise ConfigError("--lr must be positive, --momentum in [0, 1) and "
                               "--weight-decay non-negative.")
         check_matmul(self.matmul)
@@ -64,27 +72,38 @@ class CDConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def resolved(self, gaussian: bool) -> CDConfig:
+        """This config with the learning rate's default for the visible units filled in:
+        Gaussian units diverge at rates binary units tolerate."""
+        if self.lr is not None:
+            return self
+        return replace(self, lr=GAUSSIAN_LR if gaussian else BINARY_LR)
+
 
 class CDTrainer:
     """Holds what CD learning carries from batch to batch: velocities, the persistent chain and
-    the generators. `state_dict()` is what a checkpoint stores so a run resumes exactly."""
+    the generators. `state_dict()` is what a checkpoint stores so a run resumes exactly.
+
+    It is the single-process implementation of the trainer protocol that `layerwise.rbm.loop`
+    drives (`ParallelCD` is the other): `cd`, `rbm_config`, `epoch`, `batches`, `prepare`,
+    `step`, `begin_epoch`, `end_epoch`, `full_rbm`, `state_dict`."""
 
     PARAMS = ("W", "b_vis", "b_hid", "log_sigma")
 
-    def __init__(self, rbm: RBM, cfg: CDConfig):
-        self.rbm, self.cfg = rbm, cfg
+    def __init__(self, rbm: RBM, cd: CDConfig):
+        self.rbm, self.cd = rbm, cd.resolved(rbm.gaussian)
         device = rbm.W.device
         self.vel = {name: torch.zeros_like(getattr(rbm, name)) for name in self.PARAMS}
         self.chain: torch.Tensor | None = None  # (B, H) hidden states of the persistent chains
-        self.sampler = torch.Generator(device).manual_seed(cfg.seed)
-        self.batches = torch.Generator(device).manual_seed(cfg.seed + 1)
+        self.sampler = torch.Generator(device).manual_seed(cd.seed)
+        self.batches = torch.Generator(device).manual_seed(cd.seed + 1)
         self.epoch = 0
-        check_product_precision(cfg.matmul, rbm.W)
+        check_product_precision(cd.matmul, rbm.W)
         self._statistic: tuple[torch.Tensor, torch.Tensor] | None = None  # bf16 buffers
 
     def negative_start(self, h_pos: torch.Tensor) -> torch.Tensor:
         """CD-k starts the chain at a sample of h_pos; PCD continues its persistent chains."""
-        if not self.cfg.persistent:
+        if not self.cd.persistent:
             return bernoulli(h_pos, self.sampler)
         B = len(h_pos)
         if self.chain is None:
@@ -93,22 +112,31 @@ class CDTrainer:
             self.chain = torch.cat([self.chain, bernoulli(h_pos[len(self.chain):], self.sampler)])
         return self.chain[:B]
 
-    def step(self, v_pos: torch.Tensor) -> torch.Tensor:
-        """One CD-k update on v_pos (B, V); returns the summed squared reconstruction error."""
-        if self.cfg.matmul == "full":
-            return self._step(v_pos)
-        with self.rbm.product_precision(self.cfg.matmul):
-            return self._step(v_pos)
+    @property
+    def rbm_config(self) -> RBMConfig:
+        return self.rbm.cfg
 
-    def _step(self, v_pos: torch.Tensor) -> torch.Tensor:
-        rbm, cfg = self.rbm, self.cfg
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """The training data (N, V) on the RBM's device and dtype (a no-op when already so)."""
+        return x.to(device=self.rbm.W.device, dtype=self.rbm.W.dtype)
+
+    def step(self, v_pos: torch.Tensor, error: bool = True) -> torch.Tensor | None:
+        """One CD-k update on v_pos (B, V); returns the summed squared reconstruction error, or
+        None with `error=False` (PCD then skips the extra product the error needs)."""
+        if self.cd.matmul == "full":
+            return self._step(v_pos, error)
+        with self.rbm.product_precision(self.cd.matmul):
+            return self._step(v_pos, error)
+
+    def _step(self, v_pos: torch.Tensor, error: bool) -> torch.Tensor | None:
+        rbm, cfg = self.rbm, self.cd
         B = len(v_pos)
         h_pos = rbm.mean_hidden(v_pos)
         h = self.negative_start(h_pos)
         # Reconstruction error is of data -> h -> E[v|h]; CD-1's negative phase is exactly that,
         # other chains need one more product.
-        recon = None if cfg.cd_k == 1 and not cfg.persistent else rbm.mean_visible(
-            h if not cfg.persistent else bernoulli(h_pos, self.sampler))
+        recon = None if not error or (cfg.cd_k == 1 and not cfg.persistent) else \
+            rbm.mean_visible(h if not cfg.persistent else bernoulli(h_pos, self.sampler))
         for k in range(cfg.cd_k):
             v_neg = rbm.sample_visible(h, self.sampler) if cfg.sample_visible \
                 else rbm.mean_visible(h)
@@ -118,10 +146,12 @@ class CDTrainer:
         if cfg.persistent:
             self.chain[:B] = h
         self.update(v_pos, h_pos, v_neg, h_neg)
+        if not error:
+            return None
         return ((v_pos - (v_neg if recon is None else recon)) ** 2).sum()
 
     def update(self, v_pos, h_pos, v_neg, h_neg) -> None:
-        rbm, cfg, vel = self.rbm, self.cfg, self.vel
+        rbm, cfg, vel = self.rbm, self.cd, self.vel
         B, m, lr = len(v_pos), cfg.momentum, cfg.lr
         x_pos, x_neg = rbm.scaled(v_pos), rbm.scaled(v_neg)
         sigma_step = self._sigma_step(x_pos, h_pos, x_neg, h_neg) if rbm.cfg.learn_sigma \
@@ -160,7 +190,7 @@ class CDTrainer:
 
     def _sigma_step(self, x_pos, h_pos, x_neg, h_neg) -> torch.Tensor:
         """The momentum step of log sigma, from the statistics before this update."""
-        rbm, cfg = self.rbm, self.cfg
+        rbm, cfg = self.rbm, self.cd
         b = rbm.b_vis / rbm.sigma
 
         def stat(x, h):  # (x - b/sigma)^2 - x * (h W^T), summed over the batch: (V,)
@@ -169,6 +199,22 @@ class CDTrainer:
         grad = (stat(x_pos, h_pos) - stat(x_neg, h_neg)) / len(x_pos)
         return self.vel["log_sigma"].mul_(cfg.momentum).add_(grad,
                                                              alpha=cfg.lr * cfg.sigma_lr_scale)
+
+    def begin_epoch(self) -> None:
+        """Nothing to note at an epoch's start in one process."""
+
+    def end_epoch(self, total: torch.Tensor, count: int) -> dict:
+        """The epoch's figures from its summed squared error over `count` values; raises once the
+        error or any parameter is NaN/inf."""
+        error = total.item() / count
+        params = (self.rbm.W, self.rbm.b_vis, self.rbm.b_hid, self.rbm.log_sigma)
+        if not (math.isfinite(error) and all(torch.isfinite(t).all() for t in params)):
+            raise diverged(self.epoch + 1, self.cd.lr, self.rbm.gaussian)
+        return {"recon_error": error}
+
+    def full_rbm(self) -> RBM:
+        """The RBM being trained (every rank of a parallel run would assemble it)."""
+        return self.rbm
 
     def state_dict(self) -> dict:
         state = {f"vel_{k}": v for k, v in self.vel.items()}
@@ -186,55 +232,3 @@ class CDTrainer:
         self.epoch = int(state["epoch"])
         chain = state.get("chain")
         self.chain = chain.to(self.rbm.W.device) if chain is not None else None
-
-
-@dataclass
-class EpochRecord:
-    epoch: int
-    recon_error: float  # mean squared error per visible unit, over the epoch's batches
-    seconds: float
-
-
-def fit(trainer: CDTrainer, x: torch.Tensor,
-        on_epoch: Callable[[EpochRecord], None] | None = None,
-        cuda_graphs: bool = False) -> list[EpochRecord]:
-    """Train until `trainer.cfg.epochs` epochs are done on x (N, V), already on the device.
-
-    The epoch's error is summed on the device and read once at the end of the epoch, so nothing
-    inside the epoch waits for the host. With `cuda_graphs` each epoch is one replay of a CUDA
-    graph of the whole epoch (see `layerwise.rbm.graphs`); the numbers drawn are the same.
-    """
-    rbm, cfg = trainer.rbm, trainer.cfg
-    x = x.to(device=rbm.W.device, dtype=rbm.W.dtype)  # a no-op when already so
-    N, V = x.shape
-    graphed = GraphedEpochs(trainer, x) if cuda_graphs else None
-    records = []
-    while trainer.epoch < cfg.epochs:
-        start = time.perf_counter()
-        if graphed is not None:
-            total = graphed.run_epoch()
-        else:
-            total = torch.zeros((), dtype=x.dtype, device=x.device)
-            for idx in epoch_batches(N, cfg.batch_size, trainer.batches):
-                total += trainer.step(x.index_select(0, idx))  # a third of x[idx]'s time
-        error = total.item() / (N * V)
-        seconds = time.perf_counter() - start
-        check_finite(rbm, cfg, trainer.epoch + 1, error)
-        trainer.epoch += 1
-        record = EpochRecord(trainer.epoch, error, seconds)
-        records.append(record)
-        if on_epoch is not None:
-            on_epoch(record)
-    return records
-
-
-def check_finite(rbm: RBM, cfg: CDConfig, epoch: int, error: float) -> None:
-    """Stop, naming the likely cause, once the epoch's error or any parameter is NaN/inf."""
-    params = (rbm.W, rbm.b_vis, rbm.b_hid, rbm.log_sigma)
-    if math.isfinite(error) and all(torch.isfinite(t).all() for t in params):
-        return
-    cause = ("Gaussian visible units diverge at learning rates binary units tolerate: lower "
-             "--lr (e.g. 0.001) and check the data is standardised" if rbm.gaussian
-             else f"the learning rate {cfg.lr} is too high: lower --lr")
-    raise RBMDivergedError(f"the RBM's weights became NaN/inf in epoch {epoch}; {cause}. "
-                           "The last checkpoint written (if any) is unchanged.")

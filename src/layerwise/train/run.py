@@ -1,7 +1,14 @@
 """One supervised run end to end: load data, build or restore the model, train, evaluate.
 
-This is what `layerwise train` and `layerwise eval` call; a Python user calls `run_training`
-with the same `RunConfig`.
+`fit` is what `layerwise train` calls and what a Python user calls:
+
+    data = load_dataset("mnist-10k")
+    result = fit("deepnn", data, TrainConfig(steps=500), RunConfig(device="cpu"))
+    result.test_accuracy, result.history, result.model
+
+Under torchrun the run is data parallel over the ranks (see `layerwise.train.trainer.train`);
+every rank returns the same figures and only rank 0 writes checkpoints, TensorBoard events and
+curves.
 """
 
 from __future__ import annotations
@@ -11,12 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from torch import nn
 
-from layerwise.data.datasets import Dataset, load_dataset
-from layerwise.device import resolve_device
-from layerwise.distributed import DEFAULT_TIMEOUT, Dist, join
+from layerwise.data.datasets import Dataset
+from layerwise.distributed import Dist, join
 from layerwise.errors import ConfigError
 from layerwise.nn.models import ModelConfig, build_model, freeze_layers
+from layerwise.runtime import DataLike, RunConfig, as_dataset, setup_device
 from layerwise.train.checkpoint import (
     load_checkpoint,
     load_state_checked,
@@ -24,98 +32,100 @@ from layerwise.train.checkpoint import (
     save_checkpoint,
 )
 from layerwise.train.optim import build_optimizer
-from layerwise.train.trainer import TrainConfig, evaluate, train
+from layerwise.train.trainer import TrainConfig, TrainResult, evaluate, train
+
+ModelLike = str | ModelConfig | nn.Module
+CUSTOM = {"name": "custom"}  # what a checkpoint of a model built outside layerwise records
 
 
-@dataclass(frozen=True)
-class RunConfig:
-    """Where and how a run reads, computes and writes."""
+@dataclass
+class FitResult:
+    """A trained model and the figures of its run."""
 
-    dataset: str = "mnist-10k"
-    data_dir: str | None = None
-    offline: bool = False
-    device: str = "auto"
-    threads: int | None = None
-    gpu_memory_fraction: float | None = None
-    logdir: str | None = None
-    checkpoint: str | None = None  # written at every evaluation
-    resume: str | None = None  # continue this run exactly
-    init: str | None = None  # start from these weights (transfer learning)
-    freeze: int = 0
-    val_size: int | None = None
-    curves: str | None = None  # directory for the per-evaluation curves (CSV and PNG)
-    timeout: float = DEFAULT_TIMEOUT  # seconds a rank waits for the others (distributed runs)
+    model: nn.Module
+    model_config: ModelConfig | None  # None for a model built outside layerwise
+    dataset: str
+    device: str
+    steps: int
+    train_seconds: float
+    history: list[dict]  # one row per evaluation: step, train_loss, val_loss, val_accuracy...
+    test: dict  # test "loss" and "accuracy" (classification) or "mse" (regression)
+    ranks: int = 1
+    best_step: int | None = None  # early stopping: the step whose weights were kept
 
-    def __post_init__(self):
-        if self.resume and self.init:
-            raise ConfigError("--resume continues a run and --init starts a new one from "
-                              "weights; give one of them.")
-        if self.gpu_memory_fraction is not None and not 0 < self.gpu_memory_fraction <= 1:
-            raise ConfigError("--gpu-memory-fraction must be in (0, 1].")
-        if self.threads is not None and self.threads < 1:
-            raise ConfigError("--threads must be at least 1.")
+    @property
+    def test_accuracy(self) -> float | None:
+        return self.test.get("accuracy")
 
+    @property
+    def test_loss(self) -> float:
+        return self.test["loss"]
 
-def setup_device(run: RunConfig) -> torch.device:
-    """Resolve the device and apply the thread count and GPU memory cap."""
-    device = resolve_device(run.device)
-    if run.threads:
-        torch.set_num_threads(run.threads)
-    if run.gpu_memory_fraction is not None and device.type == "cuda":
-        torch.cuda.set_per_process_memory_fraction(run.gpu_memory_fraction, device)
-    return device
+    def to_dict(self) -> dict:
+        """The figures as `layerwise train --json` prints them."""
+        name = self.model_config.name if self.model_config else type(self.model).__name__
+        figures = {"model": name, "dataset": self.dataset, "device": self.device,
+                   "steps": self.steps, "train_seconds": self.train_seconds,
+                   **{f"test_{k}": v for k, v in self.test.items()}}
+        if self.history:
+            figures["last_eval"] = self.history[-1]
+        figures["history"] = self.history
+        figures["ranks"] = self.ranks
+        return figures
 
 
-def model_config_for(model_options: dict, data: Dataset) -> ModelConfig:
-    """The ModelConfig for `{"name": ..., **options}` sized to `data` (the dict is not changed)."""
-    options = {k: v for k, v in model_options.items() if k != "name"}
-    outputs = data.num_classes if data.task == "classification" else data.train.y.shape[1]
-    return ModelConfig(model_options["name"], data.input_shape, outputs, **options)
+def fit(model: ModelLike, data: DataLike, config: TrainConfig | None = None,
+        run: RunConfig | None = None, *, checkpoint: str | None = None,
+        init: str | None = None, freeze: int = 0, curves: str | None = None,
+        progress: bool = True) -> FitResult:
+    """Train `model` (a course model's name, a ModelConfig, or any nn.Module) on `data` (a
+    dataset name, loaded as `run` says, or a Dataset) and evaluate it on the test split.
 
-
-def _load(run: RunConfig, cfg: TrainConfig, device: torch.device, progress: bool) -> Dataset:
-    return load_dataset(run.dataset, data_dir=run.data_dir, offline=run.offline,
-                        val_size=run.val_size, seed=cfg.seed, device=device, progress=progress)
-
-
-def run_training(model_options: dict, cfg: TrainConfig, run: RunConfig,
-                 progress: bool = True) -> dict:
-    """Train as configured and return the figures of the run (what `--json` prints).
-
-    Under torchrun the run is data parallel over the ranks (see `train`); every rank returns
-    the same figures and only rank 0 writes checkpoints, TensorBoard events and curves."""
+    `checkpoint` is written at every evaluation; `run.resume` continues a checkpoint's run
+    exactly (its recipe, with the total length and `cuda_graphs` of `config`); `init` starts
+    from a checkpoint's weights and `freeze` freezes the first N layers (transfer learning);
+    `curves` gets the per-evaluation curves as CSV and PNG."""
+    config, run = config or TrainConfig(), run or RunConfig()
+    if run.resume and init:
+        raise ConfigError("--resume continues a run and --init starts a new one from weights; "
+                          "give one of them.")
     dist = join(setup_device(run), run.timeout)
     try:
-        return _run_training(model_options, cfg, run, dist, progress and dist.is_main)
+        return _fit(model, data, config, run, dist, checkpoint, init, freeze, curves,
+                    progress and dist.is_main)
     finally:
         dist.close()
 
 
-def _run_training(model_options: dict, cfg: TrainConfig, run: RunConfig, dist: Dist,
-                  progress: bool) -> dict:
-    device = dist.device
+def resumed_config(payload: dict, config: TrainConfig) -> TrainConfig:
+    """The recipe stored in a checkpoint, with `config`'s total length (when it sets one) and
+    its `cuda_graphs`: how the steps run is the new run's choice."""
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    stored = {k: v for k, v in payload.get("train", {}).items() if k in fields}
+    if config.steps is not None or config.epochs is not None:
+        stored.update(steps=config.steps, epochs=config.epochs)
+    return TrainConfig(**{**stored, "cuda_graphs": config.cuda_graphs})
+
+
+def _fit(model, data, cfg: TrainConfig, run: RunConfig, dist: Dist, checkpoint, init, freeze,
+         curves, progress) -> FitResult:
+    payload = load_checkpoint(run.resume or init, kind="supervised") if run.resume or init \
+        else None
+    if run.resume:
+        cfg = resumed_config(payload, cfg)
     if dist.active and cfg.optimizer != "gd" and cfg.batch_size < dist.world_size:
         raise ConfigError(f"--batch-size is the global batch and must be at least the number "
                           f"of ranks ({dist.world_size}).")
     torch.manual_seed(cfg.seed)
     with dist.main_first("loading the data"):
-        data = _load(run, cfg, device, progress)
-    start_step, batch_state, payload = 0, None, None
-    source = run.resume or run.init
-    if source:
-        payload = load_checkpoint(source, kind="supervised")
-        mcfg = ModelConfig.from_dict(payload["model"])
-    else:
-        mcfg = model_config_for(model_options, data)
-    if mcfg.input_shape != data.input_shape:
-        raise ConfigError(f"the model takes inputs of shape {mcfg.input_shape} but "
-                          f"{run.dataset} has {data.input_shape}.")
-    model = build_model(mcfg).to(device)
-    if payload is not None:
-        load_state_checked(model, payload, source)
-    if run.freeze:
-        freeze_layers(model, run.freeze)
-    optimizer = build_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.momentum, device)
+        data = as_dataset(data, run, cfg.seed, dist.device, progress)
+    net, mcfg = _model(model, data, payload, run.resume or init)
+    net = net.to(dist.device)
+    if freeze:
+        freeze_layers(net, freeze)
+    optimizer = build_optimizer(cfg.optimizer, net.parameters(), cfg.lr, cfg.momentum,
+                                dist.device)
+    start_step, batch_state = 0, None
     if run.resume:
         optimizer.load_state_dict(payload["optimizer"])
         start_step = payload["step"]
@@ -125,84 +135,99 @@ def _run_training(model_options: dict, cfg: TrainConfig, run: RunConfig, dist: D
         torch.manual_seed(int(torch.randint(2**62, (1,))) + dist.rank)
 
     def write_checkpoint(step, opt, state):
-        save_checkpoint(run.checkpoint, kind="supervised", model_config=mcfg.to_dict(),
-                        state=model.state_dict(), step=step, optimizer=opt.state_dict(),
-                        train_config=cfg, extra={"dataset": run.dataset},
-                        batch_state=state)
+        save_checkpoint(checkpoint, kind="supervised",
+                        model_config=mcfg.to_dict() if mcfg else CUSTOM,
+                        state=net.state_dict(), step=step, optimizer=opt.state_dict(),
+                        train_config=cfg, extra={"dataset": data.name}, batch_state=state)
 
     monitor = None
     if run.logdir and dist.is_main:
         from layerwise.train.monitor import TensorBoardMonitor
         monitor = TensorBoardMonitor(run.logdir, data.test, data.task, data.train.x[:1])
     try:
-        result = train(model, data, cfg, progress=progress, start_step=start_step,
+        result = train(net, data, cfg, progress=progress, start_step=start_step,
                        optimizer=optimizer, batch_state=batch_state, monitor=monitor,
-                       checkpoint=write_checkpoint if run.checkpoint and dist.is_main else None,
+                       checkpoint=write_checkpoint if checkpoint and dist.is_main else None,
                        dist=dist)
     finally:
         if monitor is not None:
             monitor.close()
-    if run.curves and result.history.rows and dist.is_main:
+    if curves and result.history.rows and dist.is_main:
         from layerwise.train.curves import write_run_curves
-        write_run_curves(result.history.rows, run.curves)
-    figures = summarize(model, data, mcfg, result, device, run.dataset, dist)
-    figures["ranks"] = dist.world_size
-    return figures
+        write_run_curves(result.history.rows, curves)
+    return _result(net, mcfg, data, result, dist)
 
 
-def run_size_curve(model_options: dict, cfg: TrainConfig, run: RunConfig, sizes: list[int],
-                   out_dir: str, progress: bool = True) -> dict:
+def _model(model: ModelLike, data: Dataset, payload: dict | None, source: str | None
+           ) -> tuple[nn.Module, ModelConfig | None]:
+    """The network to train and its config: built from a name or config sized to `data`, or
+    the module given; with a checkpoint, its architecture and weights."""
+    if payload is not None and payload["model"].get("name") != CUSTOM["name"]:
+        mcfg = ModelConfig.from_dict(payload["model"])
+        net = build_model(mcfg)
+    elif isinstance(model, nn.Module):
+        mcfg, net = None, model
+    elif payload is not None:
+        raise ConfigError(f"{source} holds a model built outside layerwise; pass that module "
+                          "to fit() to continue it.")
+    else:
+        mcfg = (ModelConfig(model) if isinstance(model, str) else model).sized_for(data)
+        net = build_model(mcfg)
+    if mcfg is not None and mcfg.input_shape != data.input_shape:
+        raise ConfigError(f"the model takes inputs of shape {mcfg.input_shape} but "
+                          f"{data.name} has {data.input_shape}.")
+    if payload is not None:
+        load_state_checked(net, payload, source)
+    return net, mcfg
+
+
+def _result(net: nn.Module, mcfg: ModelConfig | None, data: Dataset, result: TrainResult,
+            dist: Dist) -> FitResult:
+    return FitResult(net, mcfg, data.name, str(dist.device), result.steps,
+                     result.train_seconds, result.history.rows, figures_on_test(net, data, dist),
+                     dist.world_size, result.best_step)
+
+
+def figures_on_test(model: nn.Module, data: Dataset, dist: Dist | None = None) -> dict:
+    """Test "loss" and "accuracy" (classification) or "mse" (regression)."""
+    test = evaluate(model, data.test, data.task, dist=dist)
+    metric = "accuracy" if data.task == "classification" else "mse"
+    return {"loss": test["loss"], metric: test[metric]}
+
+
+def evaluate_checkpoint(path: str | Path, data: DataLike, run: RunConfig | None = None) -> dict:
+    """Load a supervised checkpoint and evaluate it on `data`'s test set."""
+    run = run or RunConfig()
+    device = setup_device(run)
+    payload = load_checkpoint(path, kind="supervised")
+    if payload["model"].get("name") == CUSTOM["name"]:
+        raise ConfigError(f"{path} holds a model built outside layerwise; load its state into "
+                          "that module in Python to evaluate it.")
+    mcfg = ModelConfig.from_dict(payload["model"])
+    data = as_dataset(data, dataclasses.replace(run, val_size=0), 0, device, progress=False)
+    if mcfg.input_shape != data.input_shape:
+        raise ConfigError(f"{path} holds a model for inputs of shape {mcfg.input_shape}; "
+                          f"{data.name} has {data.input_shape}.")
+    model = build_model(mcfg).to(device)
+    load_state_checked(model, payload, path)
+    return {"model": mcfg.name, "dataset": data.name, "device": str(device),
+            "steps": payload["step"],
+            **{f"test_{k}": v for k, v in figures_on_test(model, data).items()}}
+
+
+def learning_curve(model: ModelLike, data: DataLike, config: TrainConfig, sizes: list[int],
+                   out_dir: str, run: RunConfig | None = None, progress: bool = True) -> dict:
     """The course's learning curve: train/validation error against training-set size."""
     from layerwise.train.curves import size_curve
 
+    run = run or RunConfig()
     device = setup_device(run)
-    data = _load(run, cfg, device, progress)
+    data = as_dataset(data, run, config.seed, device, progress)
     if max(sizes) > len(data.train) or min(sizes) < 1:
         raise ConfigError(f"--sizes must lie between 1 and {len(data.train)}, the training "
-                          f"examples of {run.dataset}.")
-    mcfg = model_config_for(model_options, data)
-    rows = size_curve(mcfg, data, cfg, sizes, out_dir, progress)
-    return {"model": mcfg.name, "dataset": run.dataset, "device": str(device), "curve": rows,
+                          f"examples of {data.name}.")
+    mcfg = (ModelConfig(model) if isinstance(model, str) else model).sized_for(data)
+    rows = size_curve(mcfg, data, config, sizes, out_dir, progress)
+    return {"model": mcfg.name, "dataset": data.name, "device": str(device), "curve": rows,
             "csv": str(Path(out_dir) / "learning_curve.csv"),
             "png": str(Path(out_dir) / "learning_curve.png")}
-
-
-def summarize(model, data: Dataset, mcfg: ModelConfig, result, device, dataset: str,
-              dist: Dist | None = None) -> dict:
-    figures = {"model": mcfg.name, "dataset": dataset, "device": str(device),
-               "steps": result.steps, "train_seconds": result.train_seconds,
-               **test_figures(model, data, dist)}
-    if result.history.rows:
-        figures["last_eval"] = result.history.rows[-1]
-    figures["history"] = result.history.rows
-    return figures
-
-
-def evaluate_checkpoint(path: str | Path, run: RunConfig) -> dict:
-    """Load a supervised checkpoint and evaluate it on `run.dataset`'s test set."""
-    device = setup_device(run)
-    payload = load_checkpoint(path, kind="supervised")
-    mcfg = ModelConfig.from_dict(payload["model"])
-    data = load_dataset(run.dataset, data_dir=run.data_dir, offline=run.offline, val_size=0,
-                        device=device)
-    if mcfg.input_shape != data.input_shape:
-        raise ConfigError(f"{path} holds a model for inputs of shape {mcfg.input_shape}; "
-                          f"{run.dataset} has {data.input_shape}.")
-    model = build_model(mcfg).to(device)
-    load_state_checked(model, payload, path)
-    return {"model": mcfg.name, "dataset": run.dataset, "device": str(device),
-            "steps": payload["step"], **test_figures(model, data)}
-
-
-def test_figures(model, data: Dataset, dist: Dist | None = None) -> dict:
-    """`test_loss` and `test_accuracy` (classification) or `test_mse` (regression)."""
-    test = evaluate(model, data.test, data.task, dist=dist)
-    metric = "accuracy" if data.task == "classification" else "mse"
-    return {"test_loss": test["loss"], f"test_{metric}": test[metric]}
-
-
-def train_config_from(payload: dict, **overrides) -> TrainConfig:
-    """The TrainConfig stored in a checkpoint, with `overrides` (e.g. a new total)."""
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    stored = {k: v for k, v in payload.get("train", {}).items() if k in fields}
-    return TrainConfig(**{**stored, **overrides})

@@ -1,0 +1,77 @@
+"""Where a run reads its data, computes and writes: what supervised and RBM runs share.
+
+`RunConfig` holds the settings that are not part of a recipe (so they are not stored in
+checkpoints): data location, validation hold-out, device, threads, GPU memory cap, the
+distributed timeout, the TensorBoard directory and the checkpoint to resume from.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from layerwise.data.datasets import Dataset, Split, load_dataset
+from layerwise.device import resolve_device
+from layerwise.distributed import DEFAULT_TIMEOUT
+from layerwise.errors import ConfigError
+
+DataLike = str | Dataset | torch.Tensor | np.ndarray
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Where and how a run reads, computes and writes."""
+
+    data_dir: str | None = None  # look here first for dataset files (and download here)
+    offline: bool = False  # never download
+    val_size: int | None = None  # examples held out of training (None: the dataset's default)
+    device: str = "auto"  # auto, cpu, cuda or cuda:N
+    threads: int | None = None  # CPU threads for PyTorch
+    gpu_memory_fraction: float | None = None
+    timeout: float = DEFAULT_TIMEOUT  # seconds a rank waits for the others (distributed runs)
+    logdir: str | None = None  # TensorBoard run directory
+    resume: str | None = None  # continue the run saved here
+
+    def __post_init__(self):
+        if self.gpu_memory_fraction is not None and not 0 < self.gpu_memory_fraction <= 1:
+            raise ConfigError("--gpu-memory-fraction must be in (0, 1].")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError("--threads must be at least 1.")
+        if self.val_size is not None and self.val_size < 0:
+            raise ConfigError(f"--val-size must be 0 or more, got {self.val_size}.")
+        if not (math.isfinite(self.timeout) and self.timeout > 0):
+            raise ConfigError(f"--timeout must be a positive number of seconds, got "
+                              f"{self.timeout}.")
+
+
+def setup_device(run: RunConfig) -> torch.device:
+    """Resolve the device and apply the thread count and GPU memory cap."""
+    device = resolve_device(run.device)
+    if run.threads:
+        torch.set_num_threads(run.threads)
+    if run.gpu_memory_fraction is not None and device.type == "cuda":
+        torch.cuda.set_per_process_memory_fraction(run.gpu_memory_fraction, device)
+    return device
+
+
+def as_dataset(data: DataLike, run: RunConfig, seed: int, device: torch.device,
+               progress: bool = True) -> Dataset:
+    """A Dataset on `device` from a dataset name (loaded as `run` says), a Dataset, or a
+    tensor or array of examples (N, ...) used whole for training, without labels."""
+    if isinstance(data, str):  # named as given (a synthetic spec keeps its options)
+        return dataclasses.replace(load_dataset(
+            data, data_dir=run.data_dir, offline=run.offline, val_size=run.val_size, seed=seed,
+            device=device, progress=progress), name=data)
+    if isinstance(data, Dataset):
+        return data.to(device)
+    x = torch.as_tensor(np.asarray(data) if not isinstance(data, torch.Tensor) else data)
+    if x.dim() < 2 or len(x) == 0 or not x.is_floating_point() and x.dtype != torch.uint8:
+        raise ConfigError(f"training data must be an array of examples (N, ...) of numbers, "
+                          f"got shape {tuple(x.shape)} of {x.dtype}.")
+    x = x.float().div(255) if x.dtype == torch.uint8 else x
+    empty = Split(x[:0], torch.zeros(0))
+    return Dataset("array", "unsupervised", Split(x, torch.zeros(len(x))), None, empty).to(device)
