@@ -144,3 +144,33 @@ def test_embedded_mnist_10k_is_verified_and_real():
 def test_unknown_dataset_name():
     with pytest.raises(DataError, match="unknown dataset 'nope'.*mnist-10k"):
         locate("nope")
+
+
+def test_every_command_accepts_a_directory_and_a_synthetic_spec(tmp_path, capsys):
+    """One resolver: `data path|verify|fetch`, `train`, `eval` and `rbm train` take the same
+    names: catalog names, NAME:options and directories of MNIST-named IDX files."""
+    import json
+
+    from layerwise.cli.main import main
+
+    d = tmp_path / "digits"
+    make_mnist_dir(d, n_train=40, n_test=10)
+    for action in ("path", "verify", "fetch"):
+        assert main(["data", action, str(d), "--json"]) == 0, action
+        figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert figures["path"] == str(d)
+    assert main(["data", "verify", str(d), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["train"] == 40
+    assert main(["data", "path", "random-binary:n=10,visible=4", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.strip().splitlines()[-1])["source"] == "synthetic"
+    ck = tmp_path / "m.pt"
+    assert main(["train", "softmax", "--dataset", str(d), "--steps", "2", "--device", "cpu",
+                 "--checkpoint", str(ck)]) == 0
+    assert main(["eval", str(ck), "--dataset", str(d), "--device", "cpu"]) == 0
+    assert main(["rbm", "train", "--dataset", str(d), "--hidden", "4", "--epochs", "1",
+                 "--device", "cpu"]) == 0
+    assert main(["rbm", "train", "--dataset", "random-binary:n=30,visible=6", "--hidden", "3",
+                 "--epochs", "1", "--device", "cpu"]) == 0
+    capsys.readouterr()
+    assert main(["data", "path", "mnist-10k:n=3"]) == 1
+    assert "takes no options" in capsys.readouterr().err

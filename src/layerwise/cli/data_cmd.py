@@ -6,7 +6,7 @@ import argparse
 
 from layerwise.cli.common import add_data_source, add_json, emit
 from layerwise.data.catalog import CATALOG
-from layerwise.data.resolve import cache_dir, get_spec, locate, read_location, search_dirs
+from layerwise.data.resolve import cache_dir, locate, read_location, search_dirs
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -23,7 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
          cmd_path),
     ):
         q = dsub.add_parser(name, help=helptext, description=helptext[0].upper() + helptext[1:])
-        q.add_argument("name", help="dataset name (see `layerwise data list`)")
+        q.add_argument("name", help="dataset name (see `layerwise data list`), NAME:options, "
+                       "or a directory of MNIST-named IDX files")
         add_data_source(q)
         add_json(q)
         q.set_defaults(func=func)
@@ -45,16 +46,18 @@ def cmd_list(args) -> int:
 
 def cmd_path(args) -> int:
     loc = locate(args.name, data_dir=args.data_dir, offline=args.offline)
+    if loc.directory is None:
+        emit([f"{args.name} is synthetic: it is generated in memory and has no files."],
+             {"dataset": args.name, "path": None, "source": loc.source}, args.json)
+        return 0
     emit([str(loc.directory)], {"dataset": loc.spec.name, "path": str(loc.directory),
                                 "source": loc.source}, args.json)
     return 0
 
 
 def cmd_verify(args) -> int:
-    spec = get_spec(args.name)
-    loc = locate(args.name, data_dir=args.data_dir, offline=True) if spec.layout != "synthetic" \
-        else None
-    if loc is None:
+    loc = locate(args.name, data_dir=args.data_dir, offline=True)
+    if loc.directory is None:
         emit([f"{args.name} is synthetic: nothing to verify."],
              {"dataset": args.name, "ok": True, "files": {}}, args.json)
         return 0
@@ -62,9 +65,9 @@ def cmd_verify(args) -> int:
     lines = [f"{loc.spec.name} at {loc.directory} ({loc.source})"]
     lines += [f"  ok  {name}: {method}" for name, method in methods.items()]
     lines.append(f"  train {len(arrays['train_x'])}, test {len(arrays['test_x'])} examples")
+    looked = [str(d) for d, _ in search_dirs(loc.spec, args.data_dir)] \
+        if loc.source != "path" else [str(loc.directory)]
     emit(lines, {"dataset": loc.spec.name, "path": str(loc.directory), "ok": True,
                  "files": methods, "train": len(arrays["train_x"]),
-                 "test": len(arrays["test_x"]), "looked_in": [str(d) for d, _ in
-                                                              search_dirs(spec, args.data_dir)]},
-         args.json)
+                 "test": len(arrays["test_x"]), "looked_in": looked}, args.json)
     return 0

@@ -16,7 +16,7 @@ import torch
 
 from layerwise.data import synthetic
 from layerwise.data.catalog import CATALOG
-from layerwise.data.resolve import directory_location, get_spec, locate, read_location
+from layerwise.data.resolve import get_spec, locate, read_location
 from layerwise.errors import ConfigError
 
 COURSE_VALIDATION = 5000  # the course's MNIST split: 55,000 train / 5,000 validation / 10,000 test
@@ -108,10 +108,7 @@ def _labels(y: np.ndarray) -> torch.Tensor:
 
 
 def _load_files(name: str, data_dir, offline: bool, progress: bool):
-    if Path(name).expanduser().is_dir() and name not in CATALOG:
-        loc = directory_location(name)
-    else:
-        loc = locate(name, data_dir=data_dir, offline=offline, progress=progress)
+    loc = locate(name, data_dir=data_dir, offline=offline, progress=progress)
     arrays, _ = read_location(loc)
     train = Split(_images(arrays["train_x"]), _labels(arrays["train_y"]))
     test = Split(_images(arrays["test_x"]), _labels(arrays["test_y"]))

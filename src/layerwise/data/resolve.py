@@ -46,9 +46,9 @@ class Location:
     """Where a dataset's files were found: one path per catalog file, and how it was found."""
 
     spec: DatasetSpec
-    directory: Path
+    directory: Path | None  # None for synthetic datasets
     paths: tuple[Path, ...]  # aligned with spec.files
-    source: str  # "data-dir", "LAYERWISE_DATA", "cache", "system", "embedded", "download", "path"
+    source: str  # data-dir, LAYERWISE_DATA, cache, system, embedded, download, path, synthetic
 
 
 def _candidates(fspec: FileSpec, directory: Path) -> list[Path]:
@@ -93,10 +93,17 @@ def search_dirs(spec: DatasetSpec, data_dir: str | Path | None) -> list[tuple[Pa
 
 def locate(name: str, data_dir: str | Path | None = None, offline: bool = False,
            progress: bool = True) -> Location:
-    """Find dataset `name` on disk, or download it unless `offline`; see the module docstring."""
-    spec = get_spec(name)
+    """Where dataset `name`'s files are: a catalog name is looked for as the module docstring
+    says (and downloaded unless `offline`); a directory of MNIST-named IDX files is used as it
+    is; a synthetic name (with or without `:options`) has no files (directory None)."""
+    base = name.partition(":")[0]
+    if base not in CATALOG and Path(name).expanduser().is_dir():
+        return directory_location(name)
+    spec = get_spec(base)
     if spec.layout == "synthetic":
-        raise DataError(f"{name} is synthetic: it is generated in memory and has no files.")
+        return Location(spec, None, (), "synthetic")
+    if base != name:
+        raise DataError(f"dataset {base} takes no options.")
     looked = []
     for directory, source in search_dirs(spec, data_dir):
         found = _find_in(spec, directory, source)
