@@ -131,19 +131,29 @@ def time_fits(fit_once: Callable[[], object], between: Between,
     return seconds
 
 
-def time_sklearn(x: torch.Tensor, seed: int, between: Between = lambda: None
-                 ) -> list[float] | str:
+def time_sklearn(x: torch.Tensor, seed: int, between: Between = lambda: None,
+                 dtype: str = "float32", ours: bool = False) -> list[float] | str:
+    """scikit-learn's BernoulliRBM on data of `dtype` (it computes in the data's float type),
+    or with `ours` the drop-in `layerwise.sklearn.BernoulliRBM` on x's device."""
     try:
         from sklearn.neural_network import BernoulliRBM
     except ImportError:
         return "not installed (pip install '.[bench]')"
     import numpy as np
 
-    data = x.cpu().numpy().astype(np.float64)  # its own default dtype; float32 is slower there
-    BernoulliRBM(n_components=H, batch_size=B, n_iter=1, random_state=seed).fit(data[:1000])
-    return time_fits(lambda: BernoulliRBM(n_components=H, batch_size=B, learning_rate=0.05,
-                                          n_iter=1, random_state=seed).fit(data), between,
-                     x.device)
+    extra = {}
+    if ours:
+        from layerwise.sklearn import BernoulliRBM
+        extra = {"device": str(x.device)}
+    data = x.cpu().numpy().astype(np.dtype(dtype))
+
+    def fit_once():
+        return BernoulliRBM(n_components=H, batch_size=B, learning_rate=0.05, n_iter=1,
+                            random_state=seed, **extra).fit(data)
+
+    BernoulliRBM(n_components=H, batch_size=B, n_iter=1, random_state=seed,
+                 **extra).fit(data[:1000])  # warm-up
+    return time_fits(fit_once, between, x.device)
 
 
 def time_learnergy(x: torch.Tensor, seed: int, between: Between = lambda: None
@@ -234,7 +244,11 @@ def run(dataset: str, device: torch.device, seed: int = 0, progress: bool = True
             *(graphed if device.type == "cuda" else []),
             ("layerwise", "float32", time_layerwise),
             ("plain PyTorch", "float32", time_plain),
-            ("scikit-learn BernoulliRBM", "float64", time_sklearn),
+            ("scikit-learn BernoulliRBM, float32", "float32", time_sklearn),
+            ("scikit-learn BernoulliRBM, float64", "float64",
+             lambda x, seed, between: time_sklearn(x, seed, between, "float64")),
+            ("layerwise.sklearn BernoulliRBM", "float32",
+             lambda x, seed, between: time_sklearn(x, seed, between, ours=True)),
             ("learnergy RBM", "float32", time_learnergy),
             ("layerwise, bf16 products", "bf16",
              lambda x, seed, between: time_layerwise(x, seed, between, matmul="bf16"))):

@@ -159,11 +159,11 @@ def cmd_rbm(args) -> int:
              f"medians of {report['timed_epochs']} epochs; x floor divides each epoch by the "
              "floor of the GEMM window run right after it, at the products' precision "
              "(float32 for the float64 peer)",
-             f"{'implementation':<27} {'products':>9} {'seconds':>9} {'x floor':>8}"]
+             f"{'implementation':<36} {'products':>9} {'seconds':>9} {'x floor':>8}"]
     for name, row in report["rows"].items():
-        lines.append(f"{name:<27} {row['products']:>9} {row['seconds']:>9.3f} "
+        lines.append(f"{name:<36} {row['products']:>9} {row['seconds']:>9.3f} "
                      f"{row['x_floor']:>8.2f}" if "seconds" in row
-                     else f"{name:<27} {row['skipped']}")
+                     else f"{name:<36} {row['skipped']}")
     lines.append("the report's problem, 8000 visible x 20000 hidden, CD-1, batch 100:")
     lines.append(f"{'precision':<10} {'examples':>8} {'epoch s':>9} {'GFLOP/s':>9} "
                  f"{'GEMM GFLOP/s':>13} {'of GEMM':>8}")

@@ -1,0 +1,221 @@
+"""scikit-learn estimators backed by layerwise's RBMs (needs `pip install 'layerwise[sklearn]'`).
+
+`BernoulliRBM` is a drop-in for `sklearn.neural_network.BernoulliRBM`: the same constructor
+parameters and defaults, methods and fitted attributes, and the same algorithm by default
+(persistent contrastive divergence with sampled visible states, learning rate / batch size,
+mini-batches as `gen_even_slices` cuts them, weights drawn from N(0, 0.01)). Each update is a
+`layerwise.rbm.CDTrainer` step in PyTorch, on the CPU or a GPU (`device`), in the input's float
+type or `dtype`, optionally with bfloat16 or TF32 products (`matmul`). Beyond scikit-learn's:
+CD-k (`cd_k`), plain CD (`persistent=False`), `momentum`, and `to_rbm()`.
+
+Between calls the state is the fitted numpy attributes (as in scikit-learn), so pickling, cloning
+and `partial_fit` work as they do there.
+"""
+
+from __future__ import annotations
+
+import time
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+import torch
+
+try:
+    from sklearn.base import (
+        BaseEstimator,
+        ClassNamePrefixFeaturesOutMixin,
+        TransformerMixin,
+        _fit_context,
+    )
+    from sklearn.utils import check_random_state, gen_even_slices
+    from sklearn.utils._param_validation import Interval, StrOptions
+    from sklearn.utils.validation import check_is_fitted, validate_data
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError("layerwise.sklearn needs scikit-learn: pip install "
+                      "'layerwise[sklearn]'.") from exc
+
+from layerwise.device import resolve_device
+from layerwise.rbm.model import DTYPES, MATMUL_PRECISIONS, RBM, RBMConfig
+from layerwise.rbm.train import CDConfig, CDTrainer
+
+FLOATS = (np.float64, np.float32)
+
+
+class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Bernoulli Restricted Boltzmann Machine trained by persistent CD on layerwise.
+
+    Parameters as `sklearn.neural_network.BernoulliRBM`, plus: `device` ("cpu", "cuda",
+    "cuda:N" or "auto"), `dtype` (None: the input's float type, as scikit-learn; or "float32",
+    "float64"), `matmul` ("full", "tf32", "bf16"), `cd_k` (Gibbs steps per update),
+    `persistent` (False: CD-k from the data), `momentum`.
+
+    Fitted attributes: `components_` (n_components, n_features), `intercept_hidden_`,
+    `intercept_visible_`, `h_samples_` (batch_size, n_components), `n_features_in_`.
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "n_iter": [Interval(Integral, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "random_state": ["random_state"],
+        "device": [str],
+        "dtype": [StrOptions(set(DTYPES)), None],
+        "matmul": [StrOptions(set(MATMUL_PRECISIONS))],
+        "cd_k": [Interval(Integral, 1, None, closed="left")],
+        "persistent": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="left")],
+    }
+
+    def __init__(self, n_components=256, *, learning_rate=0.1, batch_size=10, n_iter=10,
+                 verbose=0, random_state=None, device="cpu", dtype=None, matmul="full",
+                 cd_k=1, persistent=True, momentum=0.0):
+        self.n_components = n_components
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.n_iter = n_iter
+        self.verbose = verbose
+        self.random_state = random_state
+        self.device = device
+        self.dtype = dtype
+        self.matmul = matmul
+        self.cd_k = cd_k
+        self.persistent = persistent
+        self.momentum = momentum
+
+    # -- fitting ----------------------------------------------------------------------------
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the model to X (n_samples, n_features), values in [0, 1]; returns self."""
+        X = validate_data(self, X, accept_sparse="csr", dtype=FLOATS)
+        rng = check_random_state(self.random_state)
+        self._init_parameters(rng, X.shape[1], self._float(X))
+        trainer = self._trainer(rng)
+        x = self._tensor(X, trainer)
+        n = len(x)
+        n_batches = int(np.ceil(n / self.batch_size))
+        slices = list(gen_even_slices(n_batches * self.batch_size, n_batches, n_samples=n))
+        begin = time.time()
+        for iteration in range(1, self.n_iter + 1):
+            for batch in slices:
+                trainer.step(x[batch], error=False)
+            if self.verbose:
+                self._store(trainer)
+                end = time.time()
+                print(f"[{type(self).__name__}] Iteration {iteration}, pseudo-likelihood = "
+                      f"{self.score_samples(X).mean():.2f}, time = {end - begin:.2f}s")
+                begin = end
+        self._store(trainer)
+        return self
+
+    def partial_fit(self, X, y=None):
+        """One update on the mini-batch X; the first call initialises the model."""
+        first = not hasattr(self, "components_")
+        X = validate_data(self, X, accept_sparse="csr", reset=first,
+                          dtype=FLOATS if first else self.components_.dtype)
+        if not hasattr(self, "random_state_"):
+            self.random_state_ = check_random_state(self.random_state)
+        if first:
+            self._validate_params()
+            self._init_parameters(self.random_state_, X.shape[1], self._float(X))
+        trainer = self._trainer(self.random_state_)
+        trainer.step(self._tensor(X, trainer), error=False)
+        self._store(trainer)
+        return self
+
+    def _float(self, X) -> np.dtype:
+        return np.dtype(self.dtype) if self.dtype is not None else X.dtype
+
+    def _init_parameters(self, rng, n_features: int, dtype: np.dtype) -> None:
+        """scikit-learn's initial state: W ~ N(0, 0.01), zero biases, chains at zero."""
+        self.components_ = rng.normal(0, 0.01, (self.n_components, n_features)).astype(dtype)
+        self._n_features_out = self.n_components
+        self.intercept_hidden_ = np.zeros(self.n_components, dtype=dtype)
+        self.intercept_visible_ = np.zeros(n_features, dtype=dtype)
+        self.h_samples_ = np.zeros((self.batch_size, self.n_components), dtype=dtype)
+
+    def _trainer(self, rng) -> CDTrainer:
+        """A CDTrainer over the fitted arrays, its sampler seeded from `rng`."""
+        rbm = self.to_rbm().to(resolve_device(self.device))
+        cd = CDConfig(cd_k=self.cd_k, persistent=self.persistent, epochs=self.n_iter,
+                      batch_size=self.batch_size, lr=float(self.learning_rate),
+                      momentum=float(self.momentum), weight_decay=0.0, sample_visible=True,
+                      matmul=self.matmul, seed=int(rng.randint(np.iinfo(np.int32).max)))
+        trainer = CDTrainer(rbm, cd)
+        trainer.chain = torch.tensor(self.h_samples_, device=rbm.W.device)
+        return trainer
+
+    def _store(self, trainer: CDTrainer) -> None:
+        rbm = trainer.rbm
+        self.components_ = rbm.W.T.cpu().numpy().copy()
+        self.intercept_hidden_ = rbm.b_hid.cpu().numpy().copy()
+        self.intercept_visible_ = rbm.b_vis.cpu().numpy().copy()
+        if trainer.chain is not None:
+            self.h_samples_ = trainer.chain[:self.batch_size].cpu().numpy().copy()
+
+    # -- using the fitted model -------------------------------------------------------------
+    def to_rbm(self) -> RBM:
+        """The fitted model as a `layerwise.rbm.RBM` (W = components_.T), on the CPU."""
+        check_is_fitted(self)
+        dtype = self.components_.dtype
+        rbm = RBM(RBMConfig(self.components_.shape[1], self.n_components,
+                            dtype=str(dtype) if str(dtype) in DTYPES else "float64"))
+        rbm.W.copy_(torch.from_numpy(np.ascontiguousarray(self.components_.T)))
+        rbm.b_hid.copy_(torch.from_numpy(np.asarray(self.intercept_hidden_)))
+        rbm.b_vis.copy_(torch.from_numpy(np.asarray(self.intercept_visible_)))
+        return rbm
+
+    def _model_for(self, X) -> tuple[RBM, torch.Tensor]:
+        """The fitted RBM in X's float type on the device, and X as a tensor there."""
+        rbm = self.to_rbm().to(device=resolve_device(self.device),
+                               dtype=torch.float32 if X.dtype == np.float32 else torch.float64)
+        return rbm, self._tensor(X, rbm)
+
+    def _tensor(self, X, owner) -> torch.Tensor:
+        W = owner.rbm.W if isinstance(owner, CDTrainer) else owner.W
+        dense = X.toarray() if sp.issparse(X) else X
+        return torch.tensor(dense, dtype=W.dtype, device=W.device)
+
+    @torch.no_grad()
+    def transform(self, X):
+        """Hidden probabilities P(h = 1 | v = X), (n_samples, n_components)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", reset=False, dtype=FLOATS)
+        rbm, x = self._model_for(X)
+        return rbm.transform(x).cpu().numpy()
+
+    @torch.no_grad()
+    def gibbs(self, v):
+        """One Gibbs step from v: sample h given v, then v given h."""
+        check_is_fitted(self)
+        v = validate_data(self, v, accept_sparse="csr", reset=False, dtype=FLOATS)
+        if not hasattr(self, "random_state_"):
+            self.random_state_ = check_random_state(self.random_state)
+        rbm, x = self._model_for(v)
+        generator = torch.Generator(x.device).manual_seed(
+            int(self.random_state_.randint(np.iinfo(np.int32).max)))
+        _, h = rbm.sample_hidden(x, generator)
+        return rbm.sample_visible(h, generator).cpu().numpy()
+
+    @torch.no_grad()
+    def score_samples(self, X):
+        """Pseudo-likelihood of X: V log sigmoid(F(v with one random bit flipped) - F(v)).
+        Stochastic, as in scikit-learn (the flipped bit comes from `random_state`)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, accept_sparse="csr", reset=False, dtype=FLOATS)
+        rng = check_random_state(self.random_state)
+        rbm, v = self._model_for(X)
+        rows = torch.arange(len(v), device=v.device)
+        cols = torch.as_tensor(rng.randint(0, v.shape[1], len(v)), device=v.device)
+        flipped = v.clone()
+        flipped[rows, cols] = 1 - flipped[rows, cols]
+        gap = rbm.free_energy(flipped) - rbm.free_energy(v)
+        return (-v.shape[1] * torch.nn.functional.softplus(-gap)).cpu().numpy()
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
