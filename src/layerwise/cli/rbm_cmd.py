@@ -108,7 +108,7 @@ def cmd_train(args) -> int:
     parallel = ParallelConfig(args.parallel, args.sync_every, args.rng_blocks) \
         if args.parallel else None
     run = run_config(args, logdir=args.logdir, resume=args.resume, val_size=args.val_size)
-    result = train_rbm(args.dataset, model, cd_config(args), parallel, run,
+    result = train_rbm(args.dataset, model, cd_config(args), run, parallel=parallel,
                        binarize=args.binarize, checkpoint=args.save, shards=args.shards,
                        images=args.images, eval_features=args.eval_features,
                        cuda_graphs=args.cuda_graphs, progress=not args.json)

@@ -64,7 +64,7 @@ class RBMResult:
 
 
 def train_rbm(data: DataLike, model: RBMConfig | None = None, cd: CDConfig | None = None,
-              parallel: ParallelConfig | None = None, run: RunConfig | None = None, *,
+              run: RunConfig | None = None, *, parallel: ParallelConfig | None = None,
               binarize: bool = False, checkpoint: str | None = None, shards: str | None = None,
               images: str | None = None, eval_features: bool = False,
               cuda_graphs: bool = False, progress: bool = True) -> RBMResult:
