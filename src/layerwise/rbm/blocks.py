@@ -1,5 +1,5 @@
-"""Units cut into blocks: who owns which units, what a rank holds, and random numbers that do
-not depend on K.
+"""Units cut into blocks: who owns which units, what a rank holds, random numbers that do not
+depend on K, and the exchange of a block of states between the ranks.
 
 The parallel RBM (`layerwise.rbm.parallel`) cuts each layer into G contiguous blocks; rank k of
 K owns blocks [k G / K, (k + 1) G / K), and each block draws from its own generator, so a unit's
@@ -11,6 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
+
+from layerwise.distributed import Dist
+from layerwise.distributed.bits import pack_bits, packed_size, unpack_bits
+from layerwise.distributed.context import Pending
 
 
 @dataclass(frozen=True)
@@ -90,3 +94,30 @@ class Held:
         named = {"W_cols": self.W_cols, "W_rows": self.W_rows, "b_hid": self.b_hid,
                  "b_vis": self.b_vis}
         return {k: v for k, v in named.items() if v is not None}
+
+
+def gather_states(dist: Dist, s: torch.Tensor, sizes: list[int], bits: bool, what: str
+                  ) -> Pending:
+    """Start the all-gather of this rank's (B, n_k) states, as packed bits or as floats padded
+    to the largest block; `wait()` gives every rank's states side by side, (B, sum n_k)."""
+    B, K = len(s), dist.world_size
+    if bits:
+        payload = torch.zeros(packed_size(B * max(sizes)), dtype=torch.uint8, device=s.device)
+        packed = pack_bits(s)
+        payload[:len(packed)] = packed
+    else:
+        payload = s.new_zeros(B, max(sizes))
+        payload[:, :s.shape[1]] = s
+    pending = dist.all_gather(payload, what, async_op=True)
+
+    def assemble(out: torch.Tensor) -> torch.Tensor:
+        if K == 1:
+            return s
+        if bits:
+            parts = [unpack_bits(out[k], (B, sizes[k]), s.dtype) for k in range(K)]
+        else:
+            parts = [out[k, :, :sizes[k]] for k in range(K)]
+        return torch.cat(parts, 1)
+
+    pending.finish = assemble
+    return pending

@@ -56,9 +56,8 @@ from dataclasses import asdict, dataclass
 import torch
 
 from layerwise.distributed import Dist
-from layerwise.distributed.bits import pack_bits, packed_size, unpack_bits
 from layerwise.errors import ConfigError
-from layerwise.rbm.blocks import BlockSampler, Held, Partition, momentum_step
+from layerwise.rbm.blocks import BlockSampler, Held, Partition, gather_states, momentum_step
 from layerwise.rbm.model import RBM
 from layerwise.rbm.train import CDConfig, diverged
 
@@ -164,32 +163,6 @@ class ParallelCD:
     def _draw_rows(self, x: torch.Tensor, rows: slice | None) -> int:
         return self._batch if rows is not None else len(x)
 
-    # -- exchanges -------------------------------------------------------------------------
-    def _gather_states(self, s: torch.Tensor, sizes: list[int], bits: bool, what: str):
-        """Start the all-gather of this rank's (B, n_k) states; wait() gives (B, sum n)."""
-        B, K = len(s), self.dist.world_size
-        if bits:
-            width = packed_size(B * max(sizes))
-            payload = torch.zeros(width, dtype=torch.uint8, device=s.device)
-            packed = pack_bits(s)
-            payload[:len(packed)] = packed
-        else:
-            payload = s.new_zeros(B, max(sizes))
-            payload[:, :s.shape[1]] = s
-        pending = self.dist.all_gather(payload, what, async_op=True)
-
-        def assemble(out: torch.Tensor) -> torch.Tensor:
-            if K == 1:
-                return s
-            if bits:
-                parts = [unpack_bits(out[k], (B, sizes[k]), s.dtype) for k in range(K)]
-            else:
-                parts = [out[k, :, :sizes[k]] for k in range(K)]
-            return torch.cat(parts, 1)
-
-        pending.finish = assemble
-        return pending
-
     # -- the trainer protocol of layerwise.rbm.loop ------------------------------------------
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
         """The whole training set (N, V), the same on every rank, on this rank's device."""
@@ -236,16 +209,16 @@ class ParallelCD:
         W_cols, W_rows = held.W_cols, held.W_rows
         binary = not self.gaussian
         h_pos_J = self._hidden(torch.addmm(held.b_hid, v_pos, W_cols))
-        pending = self._gather_states(h_pos_J, self.hid.sizes(), True, "exchanging h_pos")
+        pending = gather_states(self.dist, h_pos_J, self.hid.sizes(), True, "exchanging h_pos")
         G_cols = torch.mm(v_pos.T, h_pos_J, out=self._buffer("G_cols", held.W_cols))  # overlaps
         h_pos = pending.wait()
         mean_I, v_neg_I = self._visible(torch.addmm(held.b_vis, h_pos, W_rows.T))
-        pending = self._gather_states(v_neg_I, self.vis.sizes(), binary, "exchanging v_neg")
+        pending = gather_states(self.dist, v_neg_I, self.vis.sizes(), binary, "exchanging v_neg")
         v_pos_I = v_pos[:, I]
         G_rows = torch.mm(v_pos_I.T, h_pos, out=self._buffer("G_rows", W_rows))
         v_neg = pending.wait()
         h_neg_J = self._hidden(torch.addmm(held.b_hid, v_neg, W_cols))
-        pending = self._gather_states(h_neg_J, self.hid.sizes(), True, "exchanging h_neg")
+        pending = gather_states(self.dist, h_neg_J, self.hid.sizes(), True, "exchanging h_neg")
         G_cols.addmm_(v_neg.T, h_neg_J, alpha=-1)  # binary: integer sums, exact in any order
         h_neg = pending.wait()
         G_rows.addmm_(v_neg_I.T, h_neg, alpha=-1)
@@ -301,12 +274,12 @@ class ParallelCD:
         v_pos_I = v_pos[:, I]
         h_pos_J = self._hidden(hidden_totals(v_pos_I, "reduce-scattering h_pos inputs")
                                + held.b_hid)
-        h_pos = self._gather_states(h_pos_J, sizes, True, "exchanging h_pos").wait()
+        h_pos = gather_states(self.dist, h_pos_J, sizes, True, "exchanging h_pos").wait()
         mean_I, v_neg_I = self._visible(torch.addmm(held.b_vis, h_pos, W_rows.T))
         G_rows = v_pos_I.T @ h_pos
         h_neg_J = self._hidden(hidden_totals(v_neg_I, "reduce-scattering h_neg inputs")
                                + held.b_hid)
-        h_neg = self._gather_states(h_neg_J, sizes, True, "exchanging h_neg").wait()
+        h_neg = gather_states(self.dist, h_neg_J, sizes, True, "exchanging h_neg").wait()
         G_rows.sub_(v_neg_I.T @ h_neg)
         self._apply(None, G_rows, h_pos_J.sum(0) - h_neg_J.sum(0),
                     v_pos_I.sum(0) - v_neg_I.sum(0))
