@@ -5,65 +5,25 @@ Binary format (`cifar-10-batches-bin/data_batch_N.bin`, `test_batch.bin`): recor
 
 Python format (`cifar-10-batches-py/data_batch_N`, `test_batch`): a pickled dict with
 `data` (uint8 array N x 3072, same pixel layout) and `labels` (list of N ints). Pickle can run
-arbitrary code, so these files are opened with `SafeUnpickler`, which admits only the numpy
-callables needed to rebuild an ndarray; every other global is refused before it is loaded.
+arbitrary code, so these files are opened with `layerwise.data.safe_pickle`, which admits only
+the numpy callables needed to rebuild an ndarray; every other global is refused before it is
+loaded.
 """
 
 from __future__ import annotations
 
-import importlib
-import io
 import pickle
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 from layerwise.data.idx import read_bytes
+from layerwise.data.safe_pickle import load_arrays_pickle
 from layerwise.errors import DataError
 
 RECORD = 1 + 3 * 32 * 32
 CLASSES = ("airplane", "automobile", "bird", "cat", "deer",
            "dog", "frog", "horse", "ship", "truck")
-
-# (module, name) pairs a CIFAR pickle may reference: how numpy 1.x and 2.x rebuild arrays.
-_ALLOWED_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-    ("numpy.core.numeric", "_frombuffer"),
-    ("numpy._core.numeric", "_frombuffer"),
-}
-
-
-def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
-    if encoding not in ("latin1", "latin-1"):
-        raise pickle.UnpicklingError(f"codec {encoding!r} is not allowed")
-    return text.encode("latin1")
-
-
-class SafeUnpickler(pickle.Unpickler):
-    """Unpickler that resolves only the numpy array-rebuilding globals in `_ALLOWED_GLOBALS`."""
-
-    def find_class(self, module: str, name: str):
-        if (module, name) == ("_codecs", "encode"):
-            # Python 3 pickles bytes (protocol < 3) as _codecs.encode(text, "latin1").
-            return _latin1_encode
-        if (module, name) not in _ALLOWED_GLOBALS:
-            raise pickle.UnpicklingError(f"global {module}.{name} is not allowed")
-        # numpy 2 renamed `numpy.core` to `numpy._core` (the old name is a deprecated alias);
-        # numpy 1 has only the old name.
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            try:
-                owner = importlib.import_module(module.replace("numpy.core", "numpy._core"))
-            except ImportError:
-                owner = importlib.import_module(module)
-        return getattr(owner, name)
-
 
 def _to_images(pixels: np.ndarray, source: str) -> np.ndarray:
     if pixels.ndim != 2 or pixels.shape[1] != 3072 or pixels.dtype != np.uint8:
@@ -98,14 +58,7 @@ def read_cifar_python(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 
 def parse_cifar_python(data: bytes, source: str) -> tuple[np.ndarray, np.ndarray]:
     """Decode python-format batch bytes: images (N, 3, 32, 32) uint8 and labels (N,) int64."""
-    try:
-        # The batches were pickled by Python 2: latin1 maps its byte strings one-to-one.
-        batch = SafeUnpickler(io.BytesIO(data), encoding="latin1").load()
-    except pickle.UnpicklingError as exc:
-        raise DataError(f"{source} was refused: {exc}. CIFAR-10 batches hold only numpy arrays, "
-                        "so this file is not one and was not loaded.") from None
-    except (EOFError, ValueError, TypeError, IndexError, AttributeError, KeyError) as exc:
-        raise DataError(f"{source} is not a readable CIFAR-10 python batch ({exc}).") from None
+    batch = load_arrays_pickle(data, source, "CIFAR-10 python batch")
     if not isinstance(batch, dict):
         raise DataError(f"{source} does not hold a CIFAR-10 batch dictionary.")
     batch = {k.decode("latin1") if isinstance(k, bytes) else k: v for k, v in batch.items()}

@@ -1,0 +1,67 @@
+"""Pickles of numpy arrays, read without ever running code from the file.
+
+Two datasets ship as pickles: CIFAR-10's python batches and the classic `mnist.pkl.gz`. Both were
+written by Python 2 with numpy, so rebuilding them needs only numpy's array-rebuilding callables;
+`SafeUnpickler` resolves exactly those (under numpy 1's and numpy 2's module names) and refuses
+every other global before it is loaded, so a file that would run code is an error, not a risk.
+"""
+
+from __future__ import annotations
+
+import importlib
+import io
+import pickle
+import warnings
+
+from layerwise.errors import DataError
+
+# (module, name) pairs such a pickle may reference: how numpy 1.x and 2.x rebuild arrays.
+_ALLOWED_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.numeric", "_frombuffer"),
+    ("numpy._core.numeric", "_frombuffer"),
+}
+
+
+def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
+    if encoding not in ("latin1", "latin-1"):
+        raise pickle.UnpicklingError(f"codec {encoding!r} is not allowed")
+    return text.encode("latin1")
+
+
+class SafeUnpickler(pickle.Unpickler):
+    """Unpickler that resolves only the numpy array-rebuilding globals in `_ALLOWED_GLOBALS`."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) == ("_codecs", "encode"):
+            # Python 3 pickles bytes (protocol < 3) as _codecs.encode(text, "latin1").
+            return _latin1_encode
+        if (module, name) not in _ALLOWED_GLOBALS:
+            raise pickle.UnpicklingError(f"global {module}.{name} is not allowed")
+        # numpy 2 renamed `numpy.core` to `numpy._core` (the old name is a deprecated alias);
+        # numpy 1 has only the old name.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            try:
+                owner = importlib.import_module(module.replace("numpy.core", "numpy._core"))
+            except ImportError:
+                owner = importlib.import_module(module)
+        return getattr(owner, name)
+
+
+def load_arrays_pickle(data: bytes, source: str, what: str):
+    """Unpickle `data` (Python 2 byte strings read as latin1) with `SafeUnpickler`; a refused
+    global or a damaged stream is a DataError naming `source` and what it should have been."""
+    try:
+        return SafeUnpickler(io.BytesIO(data), encoding="latin1").load()
+    except pickle.UnpicklingError as exc:
+        raise DataError(f"{source} was refused: {exc}. A {what} holds only numpy arrays, so "
+                        "this file is not one and was not loaded.") from None
+    except (EOFError, ValueError, TypeError, IndexError, AttributeError, KeyError,
+            MemoryError) as exc:
+        raise DataError(f"{source} is not a readable {what} ({exc}).") from None
