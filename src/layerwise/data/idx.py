@@ -50,16 +50,36 @@ def read_stored(path: str | Path) -> bytes:
         raise DataError(f"{path} cannot be read: {exc.strerror or exc}.") from None
 
 
-def decompress(raw: bytes, source: str) -> bytes:
-    """Gunzip `raw` if it starts with the gzip magic; otherwise return it unchanged."""
+def decompress(raw: bytes, source: str, limit: int | None = None) -> bytes:
+    """Gunzip `raw` if it starts with the gzip magic; otherwise return it unchanged. With
+    `limit`, inflating stops with an error past that many bytes (a small file that would
+    inflate to gigabytes is refused before it is held in memory)."""
     if not raw.startswith(GZIP_MAGIC):
         return raw
     try:
-        return gzip.decompress(raw)
+        if limit is None:
+            return gzip.decompress(raw)
+        return _inflate_bounded(raw, source, limit)
     except (EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise DataError(
             f"{source} is a damaged gzip file ({exc}); delete it and fetch it again."
         ) from None
+
+
+def _inflate_bounded(raw: bytes, source: str, limit: int) -> bytes:
+    out, size, rest = [], 0, raw
+    while rest:  # one gzip member after another, as gzip.decompress reads them
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        chunk = inflater.decompress(rest, limit + 1 - size)
+        size += len(chunk)
+        out.append(chunk)
+        if size > limit or inflater.unconsumed_tail:
+            raise DataError(f"{source} inflates to more than {limit:,} bytes, more than the "
+                            "data it should hold; it is not the expected file.")
+        if not inflater.eof:
+            raise EOFError("compressed file ended before the end-of-stream marker")
+        rest = inflater.unused_data.lstrip(b"\0")
+    return b"".join(out)
 
 
 def parse_idx(data: bytes, source: str = "<bytes>") -> np.ndarray:

