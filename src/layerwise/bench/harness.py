@@ -44,3 +44,11 @@ def write_report(out_dir: str | Path, suite: str, report: dict) -> Path:
     path = Path(out_dir) / f"{suite}.json"
     atomic_write_bytes(path, (json.dumps(report, indent=2) + "\n").encode())
     return path
+
+
+def cpu_line(env: dict) -> str:
+    """The CPU features that decide the timings, as torch sees them, in one line."""
+    isa = env["cpu_instruction_sets"]
+    flags = ", ".join(f"{name} {'yes' if isa[key] else 'no'}" for name, key in (
+        ("AVX2", "avx2"), ("AVX-512", "avx512"), ("AVX512_BF16", "avx512_bf16"), ("AMX", "amx")))
+    return f"CPU: {env['cpu']}; {flags}; torch CPU capability {isa['capability']}"
