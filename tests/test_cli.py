@@ -44,7 +44,8 @@ def test_python_dash_m_and_errors_without_traceback():
     assert proc.returncode == 1 and "Traceback" not in proc.stderr
     assert proc.stderr.strip() == ("layerwise: error: unknown dataset 'nope'; known: mnist, "
                                    "fashion-mnist, cifar-10, mnist-10k, regression, lab4, "
-                                   "random-binary, or a directory of MNIST-format IDX files.")
+                                   "random-binary, a directory of MNIST-format IDX files, "
+                                   "or MNIST's mnist.pkl.gz.")
 
 
 def test_quickstart_trains_offline_and_reports_measured_figures(capsys):
@@ -63,3 +64,32 @@ def test_quickstart_trains_offline_and_reports_measured_figures(capsys):
 def test_bad_device_flag(capsys):
     assert main(["quickstart", "--device", "tpu"]) == 2
     assert "--device 'tpu' is not a device" in capsys.readouterr().err
+
+
+def test_help_and_flag_errors_answer_before_torch_is_imported():
+    """--help and a wrong flag need only argparse: nothing imports PyTorch (or NumPy) first."""
+    import subprocess
+    import sys
+
+    code = ("import sys\n"
+            "from layerwise.cli.main import main\n"
+            "for argv in (['--help'], ['train', '--help'], ['rbm', 'train', '--bogus'],\n"
+            "             ['train', 'nosuchmodel']):\n"
+            "    try:\n"
+            "        main(argv)\n"
+            "    except SystemExit:\n"
+            "        pass\n"
+            "assert 'torch' not in sys.modules and 'numpy' not in sys.modules, 'imported'\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert "invalid choice: 'nosuchmodel'" in done.stderr
+
+
+def test_the_names_the_parser_offers_are_the_librarys():
+    from layerwise import names
+    from layerwise.nn.layers import ACTIVATIONS
+    from layerwise.nn.models import MODELS
+    from layerwise.rbm.model import DTYPES
+
+    assert tuple(MODELS) == names.MODELS and tuple(ACTIVATIONS) == names.ACTIVATIONS
+    assert tuple(DTYPES) == names.RBM_DTYPES

@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from layerwise.bench import harness
 from layerwise.cli.common import add_json, emit
-from layerwise.device import resolve_device
 from layerwise.errors import ConfigError
 
 SUITES = ("lab7", "rbm", "ddp", "rbm-parallel")
@@ -62,8 +60,16 @@ def _environment(report: dict, suite: str, args, device=None) -> tuple[dict, Pat
     JSON to --out; returns the environment and the JSON's path."""
     import torch
 
+    from layerwise.bench import harness
+
     env = report["environment"] = harness.environment(device or torch.device("cpu"))
     return env, harness.write_report(Path(args.out), suite, report)
+
+
+def _cpu_line(report: dict) -> str:
+    from layerwise.bench import harness
+
+    return harness.cpu_line(report["environment"])
 
 
 def cmd_ddp(args) -> int:
@@ -85,7 +91,7 @@ def cmd_ddp(args) -> int:
     lines += [f"{r['ranks']:>5} {r['examples_per_second']:>11.1f} {r['efficiency']:>11.0%} "
               f"{r['test_accuracy']:>9.4f}" for r in rows]
     lines.append(f"wrote {json_path} and {png}")
-    lines.insert(1, harness.cpu_line(report["environment"]))
+    lines.insert(1, _cpu_line(report))
     emit(lines, report, args.json)
     return 0
 
@@ -129,13 +135,14 @@ def cmd_rbm_parallel(args) -> int:
         lines.append(f"{r['visible']:<9} {r['precision']:<9} {r['batch']:>5} {r['ranks']:>5} "
                      f"{r['epoch_seconds']:>9.2f} {speed}")
     lines.append(f"wrote {json_path} and {png}")
-    lines.insert(1, harness.cpu_line(report["environment"]))
+    lines.insert(1, _cpu_line(report))
     emit(lines, report, args.json)
     return 0
 
 
 def cmd_rbm(args) -> int:
     from layerwise.bench import rbm
+    from layerwise.device import resolve_device
     from layerwise.train.curves import plot
 
     device = resolve_device(args.device)
@@ -176,13 +183,14 @@ def cmd_rbm(args) -> int:
                      f"{r['achieved_flops'] / 1e9:>9.1f} {r['gemm_flops'] / 1e9:>13.1f} "
                      f"{r['fraction_of_gemm']:>8.0%}")
     lines.append(f"wrote {json_path} and {out / 'rbm.png'}")
-    lines.insert(1, harness.cpu_line(report["environment"]))
+    lines.insert(1, _cpu_line(report))
     emit(lines, report, args.json)
     return 0
 
 
 def cmd_lab7(args) -> int:
     from layerwise.bench import lab7
+    from layerwise.device import resolve_device
     from layerwise.train.curves import plot
 
     device = resolve_device(args.device)
@@ -202,6 +210,6 @@ def cmd_lab7(args) -> int:
               for n, r in report["rows"].items()]
     lines.append(f"speed-up of the fastest over plain eager: {report['speedup_vs_plain']:.2f}x; "
                  f"wrote {json_path} and {out / 'lab7.png'}")
-    lines.insert(1, harness.cpu_line(report["environment"]))
+    lines.insert(1, _cpu_line(report))
     emit(lines, report, args.json)
     return 0

@@ -6,6 +6,8 @@ import argparse
 import json
 import math
 
+from layerwise.names import DEFAULT_TIMEOUT
+
 
 def add_json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true",
@@ -20,8 +22,6 @@ def add_data_source(parser: argparse.ArgumentParser) -> None:
 
 
 def add_device(p: argparse.ArgumentParser) -> None:
-    from layerwise.distributed.context import DEFAULT_TIMEOUT
-
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--threads", type=int, help="CPU threads for PyTorch")
     p.add_argument("--gpu-memory-fraction", type=float, metavar="F",

@@ -6,7 +6,6 @@ import argparse
 
 from layerwise.cli.common import add_data_source, add_json, emit
 from layerwise.data.catalog import CATALOG
-from layerwise.data.resolve import cache_dir, locate, read_location, search_dirs
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -54,6 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_list(args) -> int:
+    from layerwise.data.resolve import cache_dir
+
     lines = [f"{'name':<15} {'layout':<9} description"]
     rows = []
     for spec in CATALOG.values():
@@ -68,6 +69,8 @@ def cmd_list(args) -> int:
 
 
 def cmd_path(args) -> int:
+    from layerwise.data.resolve import locate
+
     loc = locate(args.name, data_dir=args.data_dir, offline=args.offline)
     if loc.directory is None:
         emit([f"{args.name} is synthetic: it is generated in memory and has no files."],
@@ -79,6 +82,8 @@ def cmd_path(args) -> int:
 
 
 def cmd_verify(args) -> int:
+    from layerwise.data.resolve import locate, read_location, search_dirs
+
     loc = locate(args.name, data_dir=args.data_dir, offline=True)
     if loc.directory is None:
         emit([f"{args.name} is synthetic: nothing to verify."],

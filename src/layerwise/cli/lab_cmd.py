@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from layerwise.cli.common import add_json, emit
-from layerwise.labs import LABS, LabOptions
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -13,7 +12,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Run one of the course's labs: 1-3 tensors, 4 gradient "
                        "descent to W=-1, b=1, 5 train/eval loss, 6 softmax, 7 deepnn, "
                        "8 device placement, 9 save/restore and transfer.")
-    p.add_argument("number", type=int, choices=sorted(LABS), metavar="N", help="lab 1-9")
+    p.add_argument("number", type=int, choices=range(1, 10), metavar="N", help="lab 1-9")
     p.add_argument("--dataset", help="dataset for labs 6, 7 and 9 (default mnist-10k)")
     p.add_argument("--steps", type=int, help="override the lab's step count")
     p.add_argument("--device", default="auto")
@@ -24,6 +23,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_lab(args) -> int:
+    from layerwise.labs import LABS, LabOptions
+
     opts = LabOptions(dataset=args.dataset, steps=args.steps, device=args.device,
                       logdir=args.logdir, seed=args.seed, progress=not args.json)
     lines, figures = LABS[args.number](opts)

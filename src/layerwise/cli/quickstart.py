@@ -5,13 +5,7 @@ from __future__ import annotations
 import argparse
 
 from layerwise.cli.common import add_json, emit
-from layerwise.data.datasets import load_dataset
-from layerwise.device import describe, resolve_device
 from layerwise.errors import ConfigError
-from layerwise.nn.models import ModelConfig
-from layerwise.runtime import RunConfig
-from layerwise.train.run import fit
-from layerwise.train.trainer import TrainConfig
 
 DATASET = "mnist-10k"
 
@@ -31,6 +25,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args) -> int:
+    from layerwise.data.datasets import load_dataset
+    from layerwise.device import describe, resolve_device
+    from layerwise.nn.models import ModelConfig
+    from layerwise.runtime import RunConfig
+    from layerwise.train.run import fit
+    from layerwise.train.trainer import TrainConfig
+
     if args.deepnn_steps < 0:
         raise ConfigError("--deepnn-steps must be 0 or more.")
     device = resolve_device(args.device)

@@ -6,13 +6,14 @@ import argparse
 
 from layerwise.cli import rbm_tools_cmd
 from layerwise.cli.common import add_data_source, add_device, add_json, emit, run_config
-from layerwise.distributed import env_rank
 from layerwise.errors import ConfigError
-from layerwise.rbm import comm
-from layerwise.rbm.model import DTYPES, MATMUL_PRECISIONS, RBMConfig
-from layerwise.rbm.parallel import ALGORITHMS, ParallelConfig
-from layerwise.rbm.run import train_rbm
-from layerwise.rbm.train import BINARY_LR, GAUSSIAN_LR, CDConfig
+from layerwise.names import (
+    BINARY_LR,
+    GAUSSIAN_LR,
+    MATMUL_PRECISIONS,
+    PARALLEL_ALGORITHMS,
+    RBM_DTYPES,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--learn-sigma", action="store_true",
                    help="Gaussian units: learn each unit's sigma (log-parametrised, clamped)")
     t.add_argument("--binarize", action="store_true", help="threshold pixels at 0.5")
-    t.add_argument("--dtype", choices=sorted(DTYPES), default="float32")
+    t.add_argument("--dtype", choices=RBM_DTYPES, default="float32")
     add_cd(t)
     t.add_argument("--logdir", help="TensorBoard run directory")
     t.add_argument("--save", metavar="PATH", help="checkpoint, rewritten after every epoch")
@@ -41,7 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--val-size", type=int,
                    help="training examples held out for the per-epoch measures (default 10%%)")
     par = t.add_argument_group("parallel training (under torchrun; see README)")
-    par.add_argument("--parallel", choices=ALGORITHMS,
+    par.add_argument("--parallel", choices=PARALLEL_ALGORITHMS,
                      help="split the RBM over the ranks: model (the report's algorithm), data "
                           "(batch slices, all-reduced updates) or visible (for H < V/2)")
     par.add_argument("--sync-every", type=int, default=80, metavar="N",
@@ -95,7 +96,10 @@ def add_cd(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
 
 
-def cd_config(args) -> CDConfig:
+def cd_config(args):
+    """The CDConfig the CD flags describe."""
+    from layerwise.rbm.train import CDConfig
+
     return CDConfig(cd_k=args.cd_k, persistent=args.pcd, epochs=args.epochs,
                     batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
                     weight_decay=args.weight_decay, sample_visible=args.sample_visible,
@@ -103,6 +107,11 @@ def cd_config(args) -> CDConfig:
 
 
 def cmd_train(args) -> int:
+    from layerwise.distributed import env_rank
+    from layerwise.rbm.model import RBMConfig
+    from layerwise.rbm.parallel import ParallelConfig
+    from layerwise.rbm.run import train_rbm
+
     model = RBMConfig(n_hidden=args.hidden, visible=args.visible, learn_sigma=args.learn_sigma,
                       dtype=args.dtype)
     parallel = ParallelConfig(args.parallel, args.sync_every, args.rng_blocks) \
@@ -137,6 +146,8 @@ def cmd_train(args) -> int:
 
 
 def cmd_comm_table(args) -> int:
+    from layerwise.rbm import comm
+
     try:
         ranks = [int(k) for k in args.ranks.split(",") if k.strip()]
     except ValueError:

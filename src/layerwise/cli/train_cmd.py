@@ -5,13 +5,8 @@ from __future__ import annotations
 import argparse
 
 from layerwise.cli.common import add_data_source, add_device, add_json, emit, run_config
-from layerwise.distributed import env_rank
 from layerwise.errors import ConfigError
-from layerwise.nn.layers import ACTIVATIONS
-from layerwise.nn.models import MODELS, ModelConfig
-from layerwise.train.optim import OPTIMIZERS
-from layerwise.train.run import evaluate_checkpoint, fit, learning_curve
-from layerwise.train.trainer import TrainConfig
+from layerwise.names import ACTIVATIONS, MODELS, OPTIMIZERS, POOLS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -67,7 +62,7 @@ def add_recipe(p: argparse.ArgumentParser) -> None:
     p.add_argument("--hidden", default="128", help="mlp: hidden sizes, e.g. 256,128")
     p.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu")
     p.add_argument("--degree", type=int, default=1, help="polynomial degree")
-    p.add_argument("--pool", choices=("max", "mean", "min", "sum"), default="max")
+    p.add_argument("--pool", choices=POOLS, default="max")
     p.add_argument("--eval-every", type=int, default=0, help="steps between evaluations "
                    "(default: once an epoch)")
     p.add_argument("--patience", type=int, default=0,
@@ -81,7 +76,11 @@ def add_recipe(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
 
 
-def recipe_from(args) -> tuple[ModelConfig, TrainConfig]:
+def recipe_from(args):
+    """The ModelConfig and TrainConfig the flags describe."""
+    from layerwise.nn.models import ModelConfig
+    from layerwise.train.trainer import TrainConfig
+
     try:
         hidden = tuple(int(h) for h in args.hidden.split(",") if h.strip())
     except ValueError:
@@ -104,6 +103,9 @@ def result_line(figures: dict) -> str:
 
 
 def cmd_train(args) -> int:
+    from layerwise.distributed import env_rank
+    from layerwise.train.run import fit
+
     model, cfg = recipe_from(args)
     run = run_config(args, logdir=args.logdir, resume=args.resume, val_size=args.val_size)
     result = fit(model, args.dataset, cfg, run, checkpoint=args.checkpoint, init=args.init,
@@ -117,6 +119,8 @@ def cmd_train(args) -> int:
 
 
 def cmd_eval(args) -> int:
+    from layerwise.train.run import evaluate_checkpoint
+
     figures = evaluate_checkpoint(args.checkpoint, args.dataset, run_config(args))
     emit([result_line(figures)], figures, args.json)
     return 0
@@ -129,6 +133,8 @@ def cmd_curve(args) -> int:
         raise ConfigError(f"--sizes {args.sizes!r} is not a list of whole numbers.") from None
     if not sizes:
         raise ConfigError("--sizes needs at least one training-set size.")
+    from layerwise.train.run import learning_curve
+
     model, cfg = recipe_from(args)
     figures = learning_curve(model, args.dataset, cfg, sizes, args.out,
                              run_config(args, val_size=args.val_size), progress=not args.json)

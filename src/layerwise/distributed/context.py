@@ -36,8 +36,7 @@ import torch.distributed as tdist
 import torch.distributed.nn.functional  # noqa: F401  (imported for its side effect above)
 
 from layerwise.errors import ConfigError, LayerwiseError
-
-DEFAULT_TIMEOUT = 60.0
+from layerwise.names import DEFAULT_TIMEOUT
 
 
 class DistributedError(LayerwiseError):

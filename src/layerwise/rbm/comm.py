@@ -21,11 +21,12 @@ import math
 from dataclasses import dataclass
 
 from layerwise.errors import ConfigError
+from layerwise.names import PARALLEL_ALGORITHMS
 
 VISIBLE_BITS = {("binary", "float32"): 1, ("binary", "float64"): 1,
                 ("gaussian", "float32"): 32, ("gaussian", "float64"): 64}
 FLOAT_BYTES = {"float32": 4, "float64": 8}
-ALGORITHMS = ("model", "data", "visible")
+ALGORITHMS = PARALLEL_ALGORITHMS
 
 
 @dataclass(frozen=True)

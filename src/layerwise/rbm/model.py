@@ -29,11 +29,9 @@ from torch import nn
 
 from layerwise.device import native_bf16, tf32_products
 from layerwise.errors import ConfigError
+from layerwise.names import MATMUL_PRECISIONS
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
-# How matrix products are computed while training: at the storage dtype, or with float32 weights
-# in TensorFloat-32 (CUDA tensor cores) or with operands rounded to bfloat16.
-MATMUL_PRECISIONS = ("full", "tf32", "bf16")
 
 
 @dataclass(frozen=True)

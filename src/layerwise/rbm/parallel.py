@@ -57,11 +57,12 @@ import torch
 
 from layerwise.distributed import Dist
 from layerwise.errors import ConfigError
+from layerwise.names import PARALLEL_ALGORITHMS
 from layerwise.rbm.blocks import BlockSampler, Held, Partition, gather_states, momentum_step
 from layerwise.rbm.model import RBM
 from layerwise.rbm.train import CDConfig, diverged
 
-ALGORITHMS = ("model", "data", "visible")
+ALGORITHMS = PARALLEL_ALGORITHMS
 
 
 @dataclass(frozen=True)

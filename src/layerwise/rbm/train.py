@@ -24,9 +24,8 @@ from dataclasses import asdict, dataclass, replace
 import torch
 
 from layerwise.errors import ConfigError, LayerwiseError
+from layerwise.names import BINARY_LR, GAUSSIAN_LR
 from layerwise.rbm.model import RBM, RBMConfig, bernoulli, check_matmul, check_product_precision
-
-BINARY_LR, GAUSSIAN_LR = 0.05, 1e-3
 
 
 class RBMDivergedError(LayerwiseError):

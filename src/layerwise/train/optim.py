@@ -7,8 +7,7 @@ import torch
 from torch import nn
 
 from layerwise.errors import ConfigError
-
-OPTIMIZERS = ("gd", "sgd", "momentum", "adam")
+from layerwise.names import OPTIMIZERS
 
 
 class CourseMomentum(torch.optim.Optimizer):
