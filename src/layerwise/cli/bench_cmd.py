@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from layerwise.cli.common import add_json, emit
+from layerwise.cli.common import add_json, emit, show_progress
 from layerwise.errors import ConfigError
 
 SUITES = ("lab7", "rbm", "ddp", "rbm-parallel")
@@ -78,7 +78,7 @@ def cmd_ddp(args) -> int:
 
     cores, ranks = _scaling_setup(args)
     dataset, steps = args.dataset or "fashion-mnist", args.steps or 100
-    report = distributed.ddp(dataset, "deepnn", steps, 100, cores, ranks, not args.json)
+    report = distributed.ddp(dataset, "deepnn", steps, 100, cores, ranks, show_progress(args))
     env, json_path = _environment(report, "ddp", args)
     rows = report["rows"]
     png = plot(Path(args.out) / "ddp.png", "ranks", {"examples/s": [r["examples_per_second"]
@@ -112,7 +112,7 @@ def cmd_rbm_parallel(args) -> int:
         raise ConfigError("--precisions takes float32,float64, --visible-types binary,gaussian "
                           "and --batch-sizes positive whole numbers.")
     report = distributed.rbm_parallel(args.examples, 8000, 20000, batches, precisions, visibles,
-                                      cores, ranks, progress=not args.json)
+                                      cores, ranks, progress=show_progress(args))
     env, json_path = _environment(report, "rbm-parallel", args)
     rows = report["rows"]
     ks = sorted({r["ranks"] for r in rows})
@@ -147,7 +147,7 @@ def cmd_rbm(args) -> int:
 
     device = resolve_device(args.device)
     dataset = args.dataset or "fashion-mnist"
-    report = rbm.run(dataset, device, args.seed, progress=not args.json)
+    report = rbm.run(dataset, device, args.seed, progress=show_progress(args))
     env, json_path = _environment(report, "rbm", args, device)
     out = Path(args.out)
     timed = {n: r["seconds"] for n, r in report["rows"].items() if "seconds" in r}
@@ -196,7 +196,7 @@ def cmd_lab7(args) -> int:
     device = resolve_device(args.device)
     args.dataset = args.dataset or "mnist-10k"
     steps = args.steps or (20000 if device.type == "cuda" else 500)
-    report = lab7.run(args.dataset, steps, device, args.seed, progress=not args.json)
+    report = lab7.run(args.dataset, steps, device, args.seed, progress=show_progress(args))
     env, json_path = _environment(report, "lab7", args, device)
     out = Path(args.out)
     names = list(report["rows"])

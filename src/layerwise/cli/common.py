@@ -11,7 +11,15 @@ from layerwise.names import DEFAULT_TIMEOUT
 
 def add_json(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true",
-                        help="end the output with one line holding a JSON object of the figures")
+                        help="end the output with one line holding a JSON object of the figures "
+                             "(progress then goes to standard error)")
+    parser.add_argument("--quiet", action="store_true",
+                        help="no progress output, only the results")
+
+
+def show_progress(args) -> bool:
+    """Whether the command reports progress as it works (not under --quiet)."""
+    return not getattr(args, "quiet", False)
 
 
 def add_data_source(parser: argparse.ArgumentParser) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from layerwise.cli.common import add_data_source, add_json, emit
+from layerwise.cli.common import add_data_source, add_json, emit, show_progress
 from layerwise.data.catalog import CATALOG
 
 
@@ -120,7 +120,7 @@ def cmd_show(args) -> int:
     from layerwise.data.show import save_examples
 
     data = load_dataset(args.name, data_dir=args.data_dir, offline=args.offline, val_size=0,
-                        progress=not args.json)
+                        progress=show_progress(args))
     out = args.out or f"{Path(args.name.rstrip('/')).name.split('.')[0] or 'dataset'}.png"
     path = save_examples(data, out, args.per_class)
     emit([f"wrote {args.per_class} examples of each of {data.num_classes} classes of "

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from layerwise.cli.common import add_json, emit, run_config
+from layerwise.cli.common import add_json, emit, run_config, show_progress
 from layerwise.cli.rbm_cmd import add_cd, add_data, cd_config
 from layerwise.errors import ConfigError
 
@@ -36,7 +36,7 @@ def cmd_dbn(args) -> int:
     finetune = dataclasses.replace(FINETUNE, lr=args.finetune_lr, batch_size=args.batch_size,
                                    epochs=args.finetune_epochs, seed=args.seed)
     figures = train_dbn(args.dataset, layers, cd_config(args), finetune, run_config(args),
-                        args.binarize, progress=not args.json)
+                        args.binarize, progress=show_progress(args))
     emit([f"DBN {args.layers} on {args.dataset}: test accuracy {figures['dbn_accuracy']:.4f}; "
           f"same net from random initialisation {figures['random_init_accuracy']:.4f}"],
          figures, args.json)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from layerwise.cli.common import add_json, emit
+from layerwise.cli.common import add_json, emit, show_progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -26,7 +26,7 @@ def cmd_lab(args) -> int:
     from layerwise.labs import LABS, LabOptions
 
     opts = LabOptions(dataset=args.dataset, steps=args.steps, device=args.device,
-                      logdir=args.logdir, seed=args.seed, progress=not args.json)
+                      logdir=args.logdir, seed=args.seed, progress=show_progress(args))
     lines, figures = LABS[args.number](opts)
     emit([f"Lab {args.number}"] + lines, {"lab": args.number, **figures}, args.json)
     return 0

@@ -17,6 +17,7 @@ from layerwise.cli import (
     train_cmd,
 )
 from layerwise.errors import LayerwiseError
+from layerwise.progress import send_to_stderr
 
 COMMANDS = (quickstart, train_cmd, lab_cmd, rbm_cmd, dbn_cmd, launch_cmd, bench_cmd, data_cmd)
 
@@ -35,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    # Under --json standard output ends with the result's JSON line; progress goes to stderr.
+    send_to_stderr(getattr(args, "json", False))
     try:
         return args.func(args)
     except LayerwiseError as exc:
@@ -43,3 +46,5 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("layerwise: interrupted", file=sys.stderr)
         return 130
+    finally:
+        send_to_stderr(False)

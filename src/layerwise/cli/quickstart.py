@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from layerwise.cli.common import add_json, emit
+from layerwise.cli.common import add_json, emit, show_progress
 from layerwise.errors import ConfigError
 
 DATASET = "mnist-10k"
@@ -53,7 +53,7 @@ def run(args) -> int:
     models = {}
     for name, (options, cfg) in recipes.items():
         result = fit(ModelConfig(name, **options), data, cfg, RunConfig(device=args.device),
-                     progress=not args.json)
+                     progress=show_progress(args))
         r = models[name] = {"test_accuracy": result.test_accuracy,
                             "test_loss": result.test_loss, "steps": result.steps,
                             "train_seconds": result.train_seconds}

@@ -5,7 +5,14 @@ from __future__ import annotations
 import argparse
 
 from layerwise.cli import rbm_tools_cmd
-from layerwise.cli.common import add_data_source, add_device, add_json, emit, run_config
+from layerwise.cli.common import (
+    add_data_source,
+    add_device,
+    add_json,
+    emit,
+    run_config,
+    show_progress,
+)
 from layerwise.errors import ConfigError
 from layerwise.names import (
     BINARY_LR,
@@ -120,7 +127,7 @@ def cmd_train(args) -> int:
     result = train_rbm(args.dataset, model, cd_config(args), run, parallel=parallel,
                        binarize=args.binarize, checkpoint=args.save, shards=args.shards,
                        images=args.images, eval_features=args.eval_features,
-                       cuda_graphs=args.cuda_graphs, progress=not args.json)
+                       cuda_graphs=args.cuda_graphs, progress=show_progress(args))
     if env_rank() != 0:  # under torchrun rank 0 reports for all
         return 0
     figures = result.to_dict()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from layerwise.cli.common import add_json, emit, run_config
+from layerwise.cli.common import add_json, emit, run_config, show_progress
 
 
 def register(cmds: argparse._SubParsersAction) -> None:
@@ -83,7 +83,7 @@ def cmd_features(args) -> int:
     from layerwise.rbm.features import compare
 
     rbm, prep, data, _ = _open(args)
-    figures = compare(rbm, prep, data)
+    figures = compare(rbm, prep, data, progress=show_progress(args))
     emit([f"softmax on RBM features {figures['feature_accuracy']:.4f}, on raw pixels "
           f"{figures['raw_accuracy']:.4f} ({args.dataset} test set)"], figures, args.json)
     return 0
@@ -93,7 +93,8 @@ def cmd_ais(args) -> int:
     from layerwise.rbm.measures import held_out_likelihood
 
     rbm, prep, data, generator = _open(args)
-    figures = held_out_likelihood(rbm, prep, data, args.runs, args.betas, generator)
+    figures = held_out_likelihood(rbm, prep, data, args.runs, args.betas, generator,
+                                  progress=show_progress(args))
     lines = [f"AIS log Z {figures['log_z']:.3f} (3 std. err.: {figures['log_z_low']:.3f} .. "
              f"{figures['log_z_high']:.3f}), {args.runs} runs x {args.betas} temperatures",
              f"test log-likelihood {figures['log_likelihood']:.3f} nats per example"

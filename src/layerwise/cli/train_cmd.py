@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from layerwise.cli.common import add_data_source, add_device, add_json, emit, run_config
+from layerwise.cli.common import (
+    add_data_source,
+    add_device,
+    add_json,
+    emit,
+    run_config,
+    show_progress,
+)
 from layerwise.errors import ConfigError
 from layerwise.names import ACTIVATIONS, MODELS, OPTIMIZERS, POOLS
 
@@ -109,7 +116,7 @@ def cmd_train(args) -> int:
     model, cfg = recipe_from(args)
     run = run_config(args, logdir=args.logdir, resume=args.resume, val_size=args.val_size)
     result = fit(model, args.dataset, cfg, run, checkpoint=args.checkpoint, init=args.init,
-                 freeze=args.freeze, curves=args.curves, progress=not args.json)
+                 freeze=args.freeze, curves=args.curves, progress=show_progress(args))
     if env_rank() != 0:  # under torchrun rank 0 reports for all
         return 0
     figures = result.to_dict()
@@ -137,7 +144,7 @@ def cmd_curve(args) -> int:
 
     model, cfg = recipe_from(args)
     figures = learning_curve(model, args.dataset, cfg, sizes, args.out,
-                             run_config(args, val_size=args.val_size), progress=not args.json)
+                             run_config(args, val_size=args.val_size), progress=show_progress(args))
     lines = [f"{'size':>8} {'train error':>12} {'val error':>10}"]
     lines += [f"{r['train_size']:>8} {r['train_error']:>12.4f} {r['val_error']:>10.4f}"
               for r in figures["curve"]]

@@ -18,6 +18,7 @@ from torch import nn
 
 from layerwise.data.datasets import Dataset
 from layerwise.errors import ConfigError
+from layerwise.progress import stream
 from layerwise.rbm.data import Preprocessing, chunked, fit_preprocessing, map_inputs
 from layerwise.rbm.loop import fit
 from layerwise.rbm.model import RBM, RBMConfig
@@ -41,7 +42,7 @@ def pretrain(x: torch.Tensor, layers: tuple[int, ...], cfg: CDConfig, progress: 
         records = fit(CDTrainer(rbm, dataclasses.replace(cfg, seed=cfg.seed + depth)), inputs)
         if progress and records:
             print(f"layer {depth + 1}: rbm {inputs.shape[1]}x{n_hidden}, {len(records)} epochs, "
-                  f"recon error {records[-1].recon_error:.5f}", flush=True)
+                  f"recon error {records[-1].recon_error:.5f}", file=stream(), flush=True)
         rbms.append(rbm)
         inputs = chunked(rbm.transform, inputs)
     return rbms

@@ -10,6 +10,7 @@ import torch
 
 from layerwise.data.datasets import Dataset
 from layerwise.nn.models import ModelConfig, build_model
+from layerwise.progress import stream
 from layerwise.rbm.data import Preprocessing, map_inputs
 from layerwise.rbm.model import RBM
 from layerwise.train.trainer import TrainConfig, evaluate, train
@@ -17,15 +18,17 @@ from layerwise.train.trainer import TrainConfig, evaluate, train
 RECIPE = TrainConfig(optimizer="adam", lr=1e-3, batch_size=100, epochs=10)
 
 
-def softmax_accuracy(data: Dataset, cfg: TrainConfig = RECIPE, seed: int = 0) -> float:
+def softmax_accuracy(data: Dataset, cfg: TrainConfig = RECIPE, seed: int = 0,
+                     progress: bool = False) -> float:
     torch.manual_seed(seed)
     model = build_model(ModelConfig("softmax", data.input_shape, data.num_classes))
     model = model.to(data.train.x.device)
-    train(model, data, cfg, progress=False)
+    train(model, data, cfg, progress=progress)
     return evaluate(model, data.test, data.task)["accuracy"]
 
 
-def compare(rbm: RBM, prep: Preprocessing, data: Dataset, cfg: TrainConfig = RECIPE) -> dict:
+def compare(rbm: RBM, prep: Preprocessing, data: Dataset, cfg: TrainConfig = RECIPE,
+            progress: bool = False) -> dict:
     """Test accuracy of softmax on RBM features and on raw pixels (as the RBM sees them)."""
 
     def pixels(x):
@@ -34,5 +37,10 @@ def compare(rbm: RBM, prep: Preprocessing, data: Dataset, cfg: TrainConfig = REC
     def features(x):
         return rbm.transform(prep(x, rbm.W.dtype)).float()
 
-    return {name: softmax_accuracy(map_inputs(data, f), cfg)
-            for name, f in (("feature_accuracy", features), ("raw_accuracy", pixels))}
+    figures = {}
+    for name, f, what in (("feature_accuracy", features, "RBM features"),
+                          ("raw_accuracy", pixels, "raw pixels")):
+        if progress:
+            print(f"softmax on {what}, {cfg.epochs} epochs:", file=stream(), flush=True)
+        figures[name] = softmax_accuracy(map_inputs(data, f), cfg, progress=progress)
+    return figures

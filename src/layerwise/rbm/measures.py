@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from layerwise.errors import ConfigError
+from layerwise.progress import Progress
 from layerwise.rbm.model import RBM, bernoulli
 
 MAX_ENUMERATE = 22
@@ -91,7 +92,7 @@ class AISResult:
 
 
 def ais(rbm: RBM, data: torch.Tensor | None = None, runs: int = 100, betas: int = 10000,
-        generator: torch.Generator | None = None) -> AISResult:
+        generator: torch.Generator | None = None, progress: bool = False) -> AISResult:
     """AIS estimate of log Z from `runs` independent annealing runs over `betas` temperatures.
 
     Base model A: the RBM with W = 0 (hidden units decoupled) and, for binary units, visible
@@ -130,7 +131,9 @@ def ais(rbm: RBM, data: torch.Tensor | None = None, runs: int = 100, betas: int 
     v = sample_base()
     log_w = torch.zeros(runs, dtype=torch.float64, device=device)
     schedule = beta_schedule(betas, device).double()
+    bar = Progress(len(schedule) - 1, "AIS", "temperature", progress)
     for prev, beta in zip(schedule[:-1], schedule[1:], strict=True):
+        bar.update()
         log_w += log_p_star(v, beta) - log_p_star(v, prev)
         h = bernoulli(torch.sigmoid(beta * (v / sigma @ W + b_hid)), generator)
         top_down = h @ W.T
@@ -139,6 +142,7 @@ def ais(rbm: RBM, data: torch.Tensor | None = None, runs: int = 100, betas: int 
             v = b_vis + beta * sigma * top_down + sigma * noise
         else:
             v = bernoulli(torch.sigmoid((1 - beta) * b_A + beta * (b_vis + top_down)), generator)
+    bar.close()
     return _summarise(log_w, log_z_A, runs, betas)
 
 
@@ -159,7 +163,8 @@ def log_likelihood(rbm: RBM, v: torch.Tensor, log_z: float) -> float:
 
 
 def held_out_likelihood(rbm: RBM, prep, data, runs: int = 100, betas: int = 10000,
-                    generator: torch.Generator | None = None) -> dict:
+                        generator: torch.Generator | None = None, progress: bool = False
+                        ) -> dict:
     """AIS log Z (the base model fitted to the training data) and the average test
     log-likelihood in nats; binary units see the images thresholded at 0.5, since a likelihood
     is of binary vectors. Adds the exact log Z when the smaller layer can be enumerated."""
@@ -169,7 +174,7 @@ def held_out_likelihood(rbm: RBM, prep, data, runs: int = 100, betas: int = 1000
     x_train, x_test = prep(data.train.x, rbm.W.dtype), prep(data.test.x, rbm.W.dtype)
     if not rbm.gaussian:
         x_train, x_test = (x_train > 0.5).to(x_train), (x_test > 0.5).to(x_test)
-    result = ais(rbm, x_train, runs=runs, betas=betas, generator=generator)
+    result = ais(rbm, x_train, runs=runs, betas=betas, generator=generator, progress=progress)
     figures = {"log_z": result.log_z, "log_z_low": result.log_z_low,
                "log_z_high": result.log_z_high, "runs": result.runs, "betas": result.betas,
                "log_likelihood": log_likelihood(rbm, x_test, result.log_z),

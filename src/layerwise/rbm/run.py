@@ -17,6 +17,7 @@ import torch
 from layerwise.data.datasets import Dataset
 from layerwise.distributed import Dist, join
 from layerwise.errors import ConfigError
+from layerwise.progress import stream
 from layerwise.rbm import comm, io, shards
 from layerwise.rbm.data import Preprocessing, fit_preprocessing
 from layerwise.rbm.features import compare
@@ -134,7 +135,7 @@ def _train(data, model, cd, parallel, run, dist: Dist, binarize, checkpoint, sha
         history.append(row)
         _save(trainer, prep, data.name, checkpoint, shard_dir)
         if progress:
-            print(epoch_line(row), flush=True)
+            print(epoch_line(row), file=stream(), flush=True)
 
     try:
         records = fit(trainer, x, on_epoch, cuda_graphs=cuda_graphs)
@@ -152,7 +153,7 @@ def _train(data, model, cd, parallel, run, dist: Dist, binarize, checkpoint, sha
                        sum(r.seconds for r in records) / len(records) if records else None,
                        reconstruction_error(rbm, prep(data.test.x, dtype)) if len(data.test)
                        else None, history, details)
-    _finish(result, data, images, eval_features)
+    _finish(result, data, images, eval_features, progress)
     return result
 
 
@@ -250,7 +251,8 @@ def _parallel_figures(trainer: ParallelCD, records: list[EpochRecord], examples:
             "sync_drift": list(trainer.sync_log)}
 
 
-def _finish(result: RBMResult, data: Dataset, images: str | None, eval_features: bool) -> None:
+def _finish(result: RBMResult, data: Dataset, images: str | None, eval_features: bool,
+            progress: bool) -> None:
     """The end-of-run extras: the filter grid and the feature comparison."""
     if images:
         grid = filter_grid(result.rbm.W)
@@ -259,4 +261,5 @@ def _finish(result: RBMResult, data: Dataset, images: str | None, eval_features:
     if eval_features:
         if data.task != "classification":
             raise ConfigError(f"--eval-features needs labelled data; {data.name} has none.")
-        result.details.update(compare(result.rbm, result.preprocessing, data))
+        result.details.update(compare(result.rbm, result.preprocessing, data,
+                                      progress=progress))

@@ -15,11 +15,11 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
 
 from layerwise.data.datasets import Dataset, Split, epoch_batches
 from layerwise.distributed import Dist
 from layerwise.errors import ConfigError, LayerwiseError
+from layerwise.progress import Progress
 from layerwise.train.graphs import GraphedStep
 from layerwise.train.optim import OPTIMIZERS, build_optimizer, l2_penalty
 
@@ -194,8 +194,7 @@ def train(model: nn.Module, data: Dataset, cfg: TrainConfig, *, progress: bool =
     history, best, best_state, best_step, stale = History(), math.inf, None, None, 0
     model.train()
     step, running, count = start_step, torch.zeros((), device=device), 0
-    bar = tqdm(total=total, initial=start_step, desc="train", unit="step",
-               disable=None if progress else True, leave=False)
+    bar = Progress(total, "train", "step", progress, initial=start_step)
     start = time.perf_counter()
     while step < total:
         epoch_state = generator.get_state()
@@ -220,6 +219,7 @@ def train(model: nn.Module, data: Dataset, cfg: TrainConfig, *, progress: bool =
                     running /= ranks
                 row = _evaluation_row(model, data, cfg, step, float(running) / count, dist)
                 history.rows.append(row)
+                bar.note(evaluation_line(row, bar.elapsed))
                 if monitor is not None:
                     monitor.end_eval(step, model, row)
                 if checkpoint is not None:
@@ -247,6 +247,19 @@ def train(model: nn.Module, data: Dataset, cfg: TrainConfig, *, progress: bool =
     if best_state is not None:
         model.load_state_dict(best_state)
     return TrainResult(step, seconds, history, best_step)
+
+
+def evaluation_line(row: dict, elapsed: float) -> str:
+    """One evaluation as the course printed them: `step 1000: train loss 0.1234, validation
+    loss 0.0567, accuracy 0.9812 (35 s)`."""
+    parts = [f"step {row['step']}: train loss {row['train_loss']:.4f}"]
+    if "val_loss" in row:
+        parts.append(f"validation loss {row['val_loss']:.4f}")
+    if "val_accuracy" in row:
+        parts.append(f"accuracy {row['val_accuracy']:.4f}")
+    elif "val_mse" in row:
+        parts.append(f"mse {row['val_mse']:.4g}")
+    return ", ".join(parts) + (f" ({elapsed:.1f} s)" if elapsed < 10 else f" ({elapsed:.0f} s)")
 
 
 def _evaluation_row(model: nn.Module, data: Dataset, cfg: TrainConfig, step: int,
