@@ -93,3 +93,49 @@ def test_the_names_the_parser_offers_are_the_librarys():
 
     assert tuple(MODELS) == names.MODELS and tuple(ACTIVATIONS) == names.ACTIVATIONS
     assert tuple(DTYPES) == names.RBM_DTYPES
+
+
+def test_written_files_get_the_users_umask(tmp_path):
+    import os
+
+    from layerwise.data.files import atomic_write_bytes
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_bytes(tmp_path / "a", b"x")
+        os.umask(0o002)
+        atomic_write_bytes(tmp_path / "b", b"x")
+        assert main(["train", "softmax", "--steps", "1", "--device", "cpu", "--quiet",
+                     "--checkpoint", str(tmp_path / "c.pt")]) == 0
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "b").stat().st_mode & 0o777 == 0o664
+    assert (tmp_path / "c.pt").stat().st_mode & 0o777 == 0o664
+
+
+def test_eval_says_when_the_datasets_classes_are_not_the_checkpoints(tmp_path, capsys):
+    from conftest import make_mnist_dir
+
+    ck = tmp_path / "m.pt"
+    assert main(["train", "softmax", "--steps", "2", "--device", "cpu", "--quiet",
+                 "--checkpoint", str(ck)]) == 0
+    assert main(["eval", str(ck), "--device", "cpu"]) == 0  # the same data: no note
+    assert "note:" not in capsys.readouterr().out
+    other = tmp_path / "other"
+    make_mnist_dir(other, n_train=20, n_test=10)  # labels 0-9, but "0".."9" by position only
+    from layerwise.data import CATALOG
+    import dataclasses
+    spec = dataclasses.replace(CATALOG["mnist-10k"], name="letters",
+                               classes=tuple("abcdefghij"), system_dirs=(str(other),),
+                               files=tuple(dataclasses.replace(f, sha256=None, size=None,
+                                                               shape=None)
+                                           for f in CATALOG["mnist-10k"].files),
+                               embedded=False)
+    CATALOG["letters"] = spec
+    try:
+        assert main(["eval", str(ck), "--dataset", "letters", "--device", "cpu"]) == 0
+    finally:
+        del CATALOG["letters"]
+    out = capsys.readouterr().out
+    assert "note: " in out and "mnist-10k" in out and "compares different labels" in out

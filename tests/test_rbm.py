@@ -229,3 +229,24 @@ def test_gaussian_preprocessing_standardises_with_a_std_floor():
     assert v[:, 1:].mean(0).abs().max() < 1e-5
     assert torch.allclose(v[:, 1:].std(0), torch.ones(3), atol=1e-4)
     assert prep.std[0].item() == pytest.approx(0.05) and v[:, 0].abs().max() < 1e-6
+
+
+def test_ais_warns_when_its_estimate_cannot_be_trusted():
+    """Too few temperatures for a peaked model: the estimate moves with their number, and the
+    warning says what to raise; with enough of them (and an exact answer to check) it does not."""
+    from layerwise.data.datasets import Dataset, Split
+    from layerwise.rbm.data import Preprocessing
+    from layerwise.rbm.measures import held_out_likelihood
+
+    g = torch.Generator().manual_seed(0)
+    rbm = RBM(RBMConfig(12, 10, dtype="float64"))
+    rbm.W.normal_(0, 3.0, generator=g)  # a rugged energy landscape
+    x = (torch.rand(50, 12, generator=g) < 0.5).double()
+    data = Dataset("bits", "unsupervised", Split(x, torch.zeros(50)), None,
+                   Split(x[:10], torch.zeros(10)))
+    rough = held_out_likelihood(rbm, Preprocessing(), data, runs=20, betas=40,
+                                generator=torch.Generator().manual_seed(1))
+    assert any("raise --betas" in w for w in rough["warnings"])
+    fine = held_out_likelihood(rbm, Preprocessing(), data, runs=200, betas=4000,
+                               generator=torch.Generator().manual_seed(1))
+    assert abs(fine["log_z"] - fine["exact_log_z"]) < 0.2 and fine["warnings"] == []

@@ -101,6 +101,7 @@ def cmd_ais(args) -> int:
              + (" (test images thresholded at 0.5)" if figures["thresholded"] else "")]
     if "exact_log_z" in figures:
         lines.append(f"exact log Z {figures['exact_log_z']:.3f}")
+    lines += [f"warning: {w}" for w in figures["warnings"]]
     emit(lines, figures, args.json)
     return 0
 

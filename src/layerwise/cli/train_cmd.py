@@ -129,7 +129,8 @@ def cmd_eval(args) -> int:
     from layerwise.train.run import evaluate_checkpoint
 
     figures = evaluate_checkpoint(args.checkpoint, args.dataset, run_config(args))
-    emit([result_line(figures)], figures, args.json)
+    emit([result_line(figures)] + ([f"note: {figures['note']}"] if "note" in figures else []),
+         figures, args.json)
     return 0
 
 

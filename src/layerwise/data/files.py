@@ -41,6 +41,25 @@ def ensure_dir(path: Path) -> Path:
     return path
 
 
+def umask() -> int:
+    """The process's file-creation mask, read without changing it where Linux allows."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: read by setting, then put back at once
+    os.umask(mask)
+    return mask
+
+
+def default_mode(directory: bool = False) -> int:
+    """The mode a new file (or directory) gets from open() (mkdir()) under the umask."""
+    return (0o777 if directory else 0o666) & ~umask()
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | Path) -> Iterator[BinaryIO]:
     """Open a temporary file beside `path`; rename it onto `path` only if the block succeeds.
@@ -52,6 +71,8 @@ def atomic_output(path: str | Path) -> Iterator[BinaryIO]:
     ensure_dir(path.parent)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
     try:
+        # mkstemp makes the file private (0600); give it the mode any new file would get.
+        os.fchmod(fd, default_mode())
         with os.fdopen(fd, "wb") as f:
             yield f
             f.flush()

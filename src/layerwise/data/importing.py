@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from layerwise.data.files import ensure_dir
+from layerwise.data.files import default_mode, ensure_dir
 from layerwise.data.idx import write_idx
 from layerwise.data.resolve import Location, cache_dir, get_spec, read_location
 from layerwise.errors import ConfigError, DataError
@@ -43,6 +43,7 @@ def import_dataset(name: str, file: str | Path, data_dir: str | Path | None = No
         for role, fspec in zip(ROLES, spec.files, strict=True):
             write_idx(staging / fspec.name, arrays[role])
         if not target.exists():
+            os.chmod(staging, default_mode(directory=True))  # mkdtemp's is private
             os.replace(staging, target)
         else:
             for fspec in spec.files:

@@ -168,8 +168,8 @@ def held_out_likelihood(rbm: RBM, prep, data, runs: int = 100, betas: int = 1000
     """AIS log Z (the base model fitted to the training data) and the average test
     log-likelihood in nats; binary units see the images thresholded at 0.5, since a likelihood
     is of binary vectors. Adds the exact log Z when the smaller layer can be enumerated."""
-    if runs < 1 or betas < 2:
-        raise ConfigError(f"AIS needs at least 1 run and 2 temperatures, got --runs {runs} "
+    if runs < 1 or betas < 10:
+        raise ConfigError(f"AIS needs at least 1 run and 10 temperatures, got --runs {runs} "
                           f"and --betas {betas}.")
     x_train, x_test = prep(data.train.x, rbm.W.dtype), prep(data.test.x, rbm.W.dtype)
     if not rbm.gaussian:
@@ -178,7 +178,19 @@ def held_out_likelihood(rbm: RBM, prep, data, runs: int = 100, betas: int = 1000
     figures = {"log_z": result.log_z, "log_z_low": result.log_z_low,
                "log_z_high": result.log_z_high, "runs": result.runs, "betas": result.betas,
                "log_likelihood": log_likelihood(rbm, x_test, result.log_z),
-               "thresholded": not rbm.gaussian}
+               "thresholded": not rbm.gaussian, "warnings": []}
+    if not math.isfinite(result.log_z_low):
+        figures["warnings"].append(
+            f"the {runs} runs' importance weights are so uneven that log Z's 3-std-err interval "
+            "is unbounded below, so the estimate is unreliable: raise --runs (and --betas).")
+    if betas >= 40:  # does the estimate hold with a quarter of the temperatures?
+        coarse = ais(rbm, x_train, runs=runs, betas=betas // 4, generator=generator)
+        figures["log_z_quarter_betas"] = coarse.log_z
+        moved = result.log_z - coarse.log_z
+        if abs(moved) > 1.0:
+            figures["warnings"].append(
+                f"log Z moved by {moved:+.2f} nats between {betas // 4} and {betas} "
+                "temperatures, so the annealing is still too coarse: raise --betas.")
     if min(rbm.cfg.n_visible, rbm.cfg.n_hidden) <= MAX_ENUMERATE:
         figures["exact_log_z"] = exact_log_z(rbm)
     return figures

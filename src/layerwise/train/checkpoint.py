@@ -107,7 +107,7 @@ def save_model(result, path: str | Path) -> Path:
                         "ModelConfig); save a custom module's state_dict with torch.save.")
     return save_checkpoint(path, kind="supervised", model_config=result.model_config.to_dict(),
                            state=result.model.state_dict(), step=result.steps,
-                           extra={"dataset": result.dataset})
+                           extra={"dataset": result.dataset, "classes": list(result.classes)})
 
 
 def load_model(path: str | Path) -> torch.nn.Module:

@@ -52,6 +52,7 @@ class FitResult:
     test: dict  # test "loss" and "accuracy" (classification) or "mse" (regression)
     ranks: int = 1
     best_step: int | None = None  # early stopping: the step whose weights were kept
+    classes: tuple[str, ...] = ()  # the dataset's class names (classification)
 
     @property
     def test_accuracy(self) -> float | None:
@@ -138,7 +139,9 @@ def _fit(model, data, cfg: TrainConfig, run: RunConfig, dist: Dist, checkpoint, 
         save_checkpoint(checkpoint, kind="supervised",
                         model_config=mcfg.to_dict() if mcfg else CUSTOM,
                         state=net.state_dict(), step=step, optimizer=opt.state_dict(),
-                        train_config=cfg, extra={"dataset": data.name}, batch_state=state)
+                        train_config=cfg, extra={"dataset": data.name,
+                                                 "classes": list(data.classes)},
+                        batch_state=state)
 
     monitor = None
     if run.logdir and dist.is_main:
@@ -185,7 +188,7 @@ def _result(net: nn.Module, mcfg: ModelConfig | None, data: Dataset, result: Tra
             dist: Dist) -> FitResult:
     return FitResult(net, mcfg, data.name, str(dist.device), result.steps,
                      result.train_seconds, result.history.rows, figures_on_test(net, data, dist),
-                     dist.world_size, result.best_step)
+                     dist.world_size, result.best_step, tuple(data.classes))
 
 
 def figures_on_test(model: nn.Module, data: Dataset, dist: Dist | None = None) -> dict:
@@ -210,9 +213,16 @@ def evaluate_checkpoint(path: str | Path, data: DataLike, run: RunConfig | None 
                           f"{data.name} has {data.input_shape}.")
     model = build_model(mcfg).to(device)
     load_state_checked(model, payload, path)
-    return {"model": mcfg.name, "dataset": data.name, "device": str(device),
-            "steps": payload["step"],
-            **{f"test_{k}": v for k, v in figures_on_test(model, data).items()}}
+    figures = {"model": mcfg.name, "dataset": data.name, "device": str(device),
+               "steps": payload["step"],
+               **{f"test_{k}": v for k, v in figures_on_test(model, data).items()}}
+    trained = payload.get("extra", {})
+    if trained.get("classes") and list(trained["classes"]) != list(data.classes):
+        figures["note"] = (f"{path} was trained on {trained.get('dataset') or 'other data'}, "
+                           f"whose classes ({', '.join(trained['classes'][:4])}, ...) are not "
+                           f"{data.name}'s ({', '.join(data.classes[:4])}, ...): the accuracy "
+                           "compares different labels.")
+    return figures
 
 
 def learning_curve(model: ModelLike, data: DataLike, config: TrainConfig, sizes: list[int],
