@@ -51,3 +51,20 @@ def test_lab9_restore_is_exact_and_transfer_trains(capsys):
     fig = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert fig["restored_accuracy"] == fig["first_accuracy"] > 0.5
     assert fig["test_accuracy"] > 0.5
+
+
+def test_labs_say_what_they_ran_and_show_the_courses_figures(capsys):
+    import json
+
+    from layerwise.cli.main import main
+
+    assert main(["lab", "4", "--device", "cpu", "--json"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[0].startswith("Lab 4: W x + b fitted by gradient descent, lr 0.01")
+    assert any(line.startswith("beside the course") for line in out)
+    rows = {r["figure"]: r for r in json.loads(out[-1])["course"]}
+    assert rows["W"]["course"] == -0.9999969 and abs(rows["W"]["difference"]) < 1e-7
+    assert abs(rows["b"]["difference"]) < 1e-7 and abs(rows["loss"]["difference"]) < 1e-15
+    assert main(["lab", "6", "--steps", "20", "--device", "cpu", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "test_accuracy" in out and "0.92" in out and "full MNIST" in out

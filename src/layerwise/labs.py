@@ -195,3 +195,39 @@ def lab9(opts: LabOptions):
 
 
 LABS = {1: lab1, 2: lab2, 3: lab3, 4: lab4, 5: lab5, 6: lab6, 7: lab7, 8: lab8, 9: lab9}
+
+# What each lab runs, in one line, and what the course printed for it (lab: [(figure, value)]).
+RECIPES = {
+    1: "constants and an addition (the course's graph and session, as eager tensors)",
+    2: "an adder applied to numbers and vectors (the course's placeholders)",
+    3: "a linear model W x + b and its squared loss, before and after fixing W, b by hand",
+    4: "W x + b fitted by gradient descent, lr 0.01, 1,000 steps on x = 1..4, y = 0..-3",
+    5: "the same linear regression as an estimator, train and separate evaluation points",
+    6: "softmax regression (Lab 6): GD lr 0.5, 1,000 steps of 100",
+    7: "deepnn (Lab 7): conv 5x5x32, pool, conv 5x5x64, pool, fc 1024, dropout 0.5; Adam 1e-4, "
+       "20,000 steps of 50",
+    8: "tensors placed on devices explicitly, and a GPU memory cap",
+    9: "save and restore deepnn, then transfer: digits 0-4 -> 5-9 with the convolutions frozen",
+}
+COURSE = {
+    1: [("node3", 7.0)],
+    2: [("add", 7.5), ("add_vector", [3.0, 7.0]), ("add_and_triple", 22.5)],
+    3: [("linear_model", [0.0, 0.30000001, 0.60000002, 0.90000004]), ("loss", 23.66),
+        ("loss_fixed", 0.0)],
+    4: [("W", -0.9999969), ("b", 0.99999082), ("loss", 5.69997e-11)],
+    6: [("test_accuracy", 0.92)],  # "92 %", on full MNIST
+    7: [("test_accuracy", 0.992)],  # "99.2 %" on full MNIST (the course's hardware table)
+}
+
+
+def beside_the_course(number: int, figures: dict) -> list[dict]:
+    """Rows of (figure, the course's value, ours, difference) for what the course printed."""
+    rows = []
+    for name, printed in COURSE.get(number, []):
+        ours = figures[name]
+        if isinstance(printed, list):
+            diff = max(abs(a - b) for a, b in zip(ours, printed, strict=True))
+        else:
+            diff = ours - printed
+        rows.append({"figure": name, "course": printed, "here": ours, "difference": diff})
+    return rows

@@ -23,10 +23,26 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_lab(args) -> int:
-    from layerwise.labs import LABS, LabOptions
+    from layerwise.labs import LABS, RECIPES, LabOptions, beside_the_course
 
     opts = LabOptions(dataset=args.dataset, steps=args.steps, device=args.device,
                       logdir=args.logdir, seed=args.seed, progress=show_progress(args))
+    print(f"Lab {args.number}: {RECIPES[args.number]}"
+          + (f" (--steps {args.steps})" if args.steps else ""), flush=True)
     lines, figures = LABS[args.number](opts)
-    emit([f"Lab {args.number}"] + lines, {"lab": args.number, **figures}, args.json)
+    course = beside_the_course(args.number, figures)
+    if course:
+        lines.append(f"{'beside the course':<18} {'course':>14} {'here':>14} {'difference':>11}")
+        lines += [f"{r['figure']:<18} {_value(r['course']):>14} {_value(r['here']):>14} "
+                  f"{r['difference']:>+11.3g}" for r in course]
+        if args.number in (6, 7) and figures.get("dataset") != "mnist":
+            lines.append(f"(the course's figure is on full MNIST; this ran on "
+                         f"{figures.get('dataset')}: --dataset mnist, see `data import`)")
+    emit(lines, {"lab": args.number, **figures, "course": course}, args.json)
     return 0
+
+
+def _value(v) -> str:
+    if isinstance(v, list):
+        return "[" + ", ".join(f"{x:.3g}" for x in v) + "]"
+    return f"{v:.8g}"

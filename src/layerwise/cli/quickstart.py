@@ -38,26 +38,33 @@ def run(args) -> int:
     data = load_dataset(DATASET, seed=args.seed, device=device)
     recipes = {
         # The course's Lab 6 recipe: gradient descent, learning rate 0.5, 1000 steps of 100.
-        "softmax": ({}, TrainConfig(optimizer="sgd", lr=0.5, batch_size=100, steps=1000,
-                                    seed=args.seed)),
+        "softmax": (TrainConfig(optimizer="sgd", lr=0.5, batch_size=100, steps=1000,
+                                seed=args.seed),
+                    "Lab 6: GD lr 0.5, 1,000 steps of 100", "92 % on full MNIST"),
         # Lab 7's net with dropout 0.5; Adam at 1e-3 rather than the course's 1e-4, because
         # quickstart runs a tenth of the course's 20,000 steps or fewer.
-        "deepnn": ({}, TrainConfig(optimizer="adam", lr=1e-3, batch_size=50,
-                                                 steps=args.deepnn_steps, seed=args.seed)),
+        "deepnn": (TrainConfig(optimizer="adam", lr=1e-3, batch_size=50,
+                               steps=args.deepnn_steps, seed=args.seed),
+                   f"Lab 7's net: Adam 1e-3, {args.deepnn_steps:,} steps of 50 (the course: "
+                   "1e-4, 20,000 steps)", "99.2 % on full MNIST after 20,000 steps"),
     }
     if not args.deepnn_steps:
         del recipes["deepnn"]
     lines = [f"dataset  {DATASET}: {len(data.train)} train / {len(data.val)} validation / "
-             f"{len(data.test)} test",
+             f"{len(data.test)} test (MNIST digits shipped with layerwise)",
              f"device   {describe(device)}"]
     models = {}
-    for name, (options, cfg) in recipes.items():
-        result = fit(ModelConfig(name, **options), data, cfg, RunConfig(device=args.device),
+    for name, (cfg, recipe, course) in recipes.items():
+        if show_progress(args):
+            print(f"{name}: {recipe}", flush=True)
+        result = fit(ModelConfig(name), data, cfg, RunConfig(device=args.device),
                      progress=show_progress(args))
         r = models[name] = {"test_accuracy": result.test_accuracy,
                             "test_loss": result.test_loss, "steps": result.steps,
-                            "train_seconds": result.train_seconds}
+                            "train_seconds": result.train_seconds, "recipe": recipe,
+                            "course": course}
         lines.append(f"{name:8} test accuracy {r['test_accuracy']:.4f}  loss "
-                     f"{r['test_loss']:.4f}  {r['steps']} steps in {r['train_seconds']:.2f} s")
+                     f"{r['test_loss']:.4f}  {r['steps']} steps in {r['train_seconds']:.2f} s"
+                     f"  (the course: {course})")
     emit(lines, {"dataset": DATASET, "device": str(device), "models": models}, args.json)
     return 0
