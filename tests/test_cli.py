@@ -139,3 +139,73 @@ def test_eval_says_when_the_datasets_classes_are_not_the_checkpoints(tmp_path, c
         del CATALOG["letters"]
     out = capsys.readouterr().out
     assert "note: " in out and "mnist-10k" in out and "compares different labels" in out
+
+
+def test_one_vocabulary_with_the_old_names_still_working(tmp_path, capsys):
+    """--checkpoint, --plots, --l2 and --logdir mean the same in train, rbm train and dbn
+    train; --save, --images, --curves and --weight-decay still work but leave --help."""
+    import torch
+
+    from layerwise.rbm import io
+
+    assert main(["rbm", "train", "--hidden", "8", "--epochs", "1", "--device", "cpu", "--quiet",
+                 "--checkpoint", str(tmp_path / "a.pt"), "--plots", str(tmp_path / "p"),
+                 "--l2", "0.001"]) == 0
+    assert io.load_payload(tmp_path / "a.pt")["train"]["weight_decay"] == 0.001
+    assert (tmp_path / "p" / "filters.png").exists()
+    assert main(["rbm", "train", "--hidden", "8", "--epochs", "1", "--device", "cpu", "--quiet",
+                 "--save", str(tmp_path / "b.pt"), "--images", str(tmp_path / "q"),
+                 "--weight-decay", "0.002"]) == 0
+    assert io.load_payload(tmp_path / "b.pt")["train"]["weight_decay"] == 0.002
+    assert main(["train", "softmax", "--steps", "4", "--eval-every", "2", "--device", "cpu",
+                 "--quiet", "--plots", str(tmp_path / "c"), "--save", str(tmp_path / "c.pt")
+                 ]) == 0
+    assert (tmp_path / "c" / "curves.csv").exists() and (tmp_path / "c.pt").exists()
+    capsys.readouterr()
+    for argv in (["rbm", "train", "--help"], ["train", "--help"], ["dbn", "train", "--help"]):
+        try:
+            main(argv)
+        except SystemExit:
+            pass
+        text = capsys.readouterr().out
+        assert "--checkpoint" in text and "--plots" in text or argv[0] == "dbn"
+        for old in ("--save ", "--images", "--curves", "--weight-decay"):
+            assert old not in text, (argv, old)
+    assert main(["dbn", "train", "--layers", "16", "--epochs", "1", "--finetune-epochs", "1",
+                 "--device", "cpu", "--quiet", "--checkpoint", str(tmp_path / "d.pt"),
+                 "--logdir", str(tmp_path / "tb"), "--json"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    figures = json.loads(out[-1])
+    assert out[1].startswith("pretraining ") and "fine-tuning" in out[1]
+    from layerwise.data import load_dataset
+    from layerwise.rbm.dbn import load_dbn
+    from layerwise.rbm.data import fit_preprocessing
+    data = load_dataset("mnist-10k", val_size=0)
+    x = fit_preprocessing(data.train.x, "binary", False)(data.test.x)
+    with torch.no_grad():
+        accuracy = (load_dbn(tmp_path / "d.pt")(x).argmax(1) == data.test.y).float().mean()
+    assert abs(float(accuracy) - figures["dbn_accuracy"]) < 1e-6
+    assert any((tmp_path / "tb" / "dbn" / "train").iterdir())
+
+
+def test_every_flag_has_help_and_shows_its_default():
+    import argparse
+
+    from layerwise.cli.main import build_parser
+
+    def walk(parser, path):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, child in action.choices.items():
+                    yield from walk(child, [*path, name])
+            elif action.option_strings and action.help != argparse.SUPPRESS \
+                    and "-h" not in action.option_strings:
+                yield parser, path, action
+
+    missing = []
+    for parser, path, action in walk(build_parser(), []):
+        shown = parser.formatter_class("x")._get_help_string(action)
+        needs_default = action.default not in (None, False, argparse.SUPPRESS)
+        if not action.help or (needs_default and "default" not in shown):
+            missing.append(f"{' '.join(path)} {action.option_strings[0]}")
+    assert not missing, missing

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from layerwise.cli.common import add_json, emit, show_progress
+from layerwise.cli.common import add_json, add_seed, emit, show_progress
 from layerwise.errors import ConfigError
 
 SUITES = ("lab7", "rbm", "ddp", "rbm-parallel")
@@ -16,12 +16,12 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Run a benchmark suite: a table on stdout, JSON (with "
                        "hardware, versions and code revision) and a PNG plot in --out.")
     p.add_argument("suite", choices=SUITES)
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--out", default="bench-results", help="directory for JSON and PNG")
     p.add_argument("--dataset", help="lab7: mnist-10k (default); rbm: fashion-mnist (default)")
     p.add_argument("--steps", type=int,
                    help="steps to time (default: the course's 20,000 on a GPU, 500 on a CPU)")
-    p.add_argument("--seed", type=int, default=0)
+    add_seed(p)
     p.add_argument("--ranks", help="ddp, rbm-parallel: K values, e.g. 1,2,4 (default: powers "
                    "of two up to --cores)")
     p.add_argument("--cores", type=int, help="ddp, rbm-parallel: cores to share among the "

@@ -17,6 +17,26 @@ def add_json(parser: argparse.ArgumentParser) -> None:
                         help="no progress output, only the results")
 
 
+def add_seed(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=int, default=0,
+                        help="seeds every random number the command draws")
+
+
+def add_alias(parser, old: str, dest: str, **kwargs) -> None:
+    """An old flag name kept working for a release, hidden from --help."""
+    parser.add_argument(old, dest=dest, help=argparse.SUPPRESS, **kwargs)
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Every flag's help ends with its default, unless the help already states it."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if "default" in text or action.default in (None, False, argparse.SUPPRESS):
+            return text
+        return super()._get_help_string(action)
+
+
 def show_progress(args) -> bool:
     """Whether the command reports progress as it works (not under --quiet)."""
     return not getattr(args, "quiet", False)

@@ -18,8 +18,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.add_argument("--layers", default="500,500,2000", help="hidden sizes, e.g. 500,500,2000")
     d.add_argument("--binarize", action="store_true", help="threshold pixels at 0.5")
     add_cd(d)
-    d.add_argument("--finetune-epochs", type=int, default=5)
+    d.add_argument("--finetune-epochs", type=int, default=5,
+                   help="epochs of supervised fine-tuning (each net)")
     d.add_argument("--finetune-lr", type=float, default=1e-3, help="Adam learning rate")
+    d.add_argument("--logdir", metavar="DIR",
+                   help="TensorBoard events of both fine-tunings (DIR/dbn, DIR/random_init)")
+    d.add_argument("--checkpoint", metavar="PATH",
+                   help="keep the fine-tuned DBN here (layerwise.rbm.dbn.load_dbn opens it)")
     add_json(d)
     d.set_defaults(func=cmd_dbn)
 
@@ -35,9 +40,16 @@ def cmd_dbn(args) -> int:
         raise ConfigError(f"--layers {args.layers!r} is not a list of whole numbers.") from None
     finetune = dataclasses.replace(FINETUNE, lr=args.finetune_lr, batch_size=args.batch_size,
                                    epochs=args.finetune_epochs, seed=args.seed)
-    figures = train_dbn(args.dataset, layers, cd_config(args), finetune, run_config(args),
-                        args.binarize, progress=show_progress(args))
-    emit([f"DBN {args.layers} on {args.dataset}: test accuracy {figures['dbn_accuracy']:.4f}; "
-          f"same net from random initialisation {figures['random_init_accuracy']:.4f}"],
-         figures, args.json)
+    figures = train_dbn(args.dataset, layers, cd_config(args), finetune,
+                        run_config(args, logdir=args.logdir), args.binarize,
+                        checkpoint=args.checkpoint, progress=show_progress(args))
+    lines = [f"DBN {args.layers} on {args.dataset} ({figures['device']}): test accuracy "
+             f"{figures['dbn_accuracy']:.4f}; same net from random initialisation "
+             f"{figures['random_init_accuracy']:.4f}",
+             f"pretraining {figures['pretrain_seconds']:.1f} s, fine-tuning "
+             f"{figures['dbn_finetune_seconds']:.1f} s (random init "
+             f"{figures['random_init_finetune_seconds']:.1f} s)"]
+    if "checkpoint" in figures:
+        lines.append(f"wrote {figures['checkpoint']}")
+    emit(lines, figures, args.json)
     return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from layerwise.cli.common import add_json, emit, show_progress
+from layerwise.cli.common import add_json, add_seed, emit, show_progress
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,9 +15,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("number", type=int, choices=range(1, 10), metavar="N", help="lab 1-9")
     p.add_argument("--dataset", help="dataset for labs 6, 7 and 9 (default mnist-10k)")
     p.add_argument("--steps", type=int, help="override the lab's step count")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--logdir", help="TensorBoard run directory (labs 5-7)")
-    p.add_argument("--seed", type=int, default=0)
+    add_seed(p)
     add_json(p)
     p.set_defaults(func=cmd_lab)
 

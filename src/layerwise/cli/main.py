@@ -16,6 +16,7 @@ from layerwise.cli import (
     rbm_cmd,
     train_cmd,
 )
+from layerwise.cli.common import HelpFormatter
 from layerwise.errors import LayerwiseError
 from layerwise.progress import send_to_stderr
 
@@ -31,7 +32,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMANDS:
         module.register(sub)
+    _with_defaults(parser)
     return parser
+
+
+def _with_defaults(parser: argparse.ArgumentParser) -> None:
+    """Every (sub)command's help shows each flag's default."""
+    parser.formatter_class = HelpFormatter
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                _with_defaults(child)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from layerwise.cli.common import add_json, emit, show_progress
+from layerwise.cli.common import add_json, add_seed, emit, show_progress
 from layerwise.errors import ConfigError
 
 DATASET = "mnist-10k"
@@ -19,7 +19,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
     p.add_argument("--deepnn-steps", type=int, default=1000, metavar="N",
                    help="deepnn training steps of 50 (default 1000; 0 skips deepnn)")
-    p.add_argument("--seed", type=int, default=0)
+    add_seed(p)
     add_json(p)
     p.set_defaults(func=run)
 

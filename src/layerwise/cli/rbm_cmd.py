@@ -6,9 +6,11 @@ import argparse
 
 from layerwise.cli import rbm_tools_cmd
 from layerwise.cli.common import (
+    add_alias,
     add_data_source,
     add_device,
     add_json,
+    add_seed,
     emit,
     run_config,
     show_progress,
@@ -31,17 +33,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     t = cmds.add_parser("train", help="train an RBM by CD-k or PCD",
                         description="Train an RBM on a dataset's training images.")
     add_data(t)
-    t.add_argument("--visible", choices=("binary", "gaussian"), default="binary")
+    t.add_argument("--visible", choices=("binary", "gaussian"), default="binary",
+                   help="visible units: binary (data in [0, 1]) or gaussian (standardised)")
     t.add_argument("--hidden", type=int, default=500, help="hidden units (default 500)")
     t.add_argument("--learn-sigma", action="store_true",
                    help="Gaussian units: learn each unit's sigma (log-parametrised, clamped)")
     t.add_argument("--binarize", action="store_true", help="threshold pixels at 0.5")
-    t.add_argument("--dtype", choices=RBM_DTYPES, default="float32")
+    t.add_argument("--dtype", choices=RBM_DTYPES, default="float32",
+                   help="storage dtype of weights and states")
     add_cd(t)
-    t.add_argument("--logdir", help="TensorBoard run directory")
-    t.add_argument("--save", metavar="PATH", help="checkpoint, rewritten after every epoch")
+    t.add_argument("--logdir", metavar="DIR", help="TensorBoard run directory")
+    t.add_argument("--checkpoint", metavar="PATH", dest="save",
+                   help="checkpoint, rewritten after every epoch")
+    add_alias(t, "--save", "save", metavar="PATH")
     t.add_argument("--resume", metavar="PATH", help="continue the run saved in this checkpoint")
-    t.add_argument("--images", metavar="DIR", help="write filters.png here")
+    t.add_argument("--plots", metavar="DIR", dest="images",
+                   help="write filters.png (every hidden unit's weights) here")
+    add_alias(t, "--images", "images", metavar="DIR")
     t.add_argument("--eval-features", action="store_true",
                    help="softmax on RBM features vs on raw pixels, same recipe, same run")
     t.add_argument("--cuda-graphs", action="store_true",
@@ -89,18 +97,20 @@ def add_cd(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pcd", action="store_true", help="persistent contrastive divergence")
     p.add_argument("--sample-visible", action="store_true",
                    help="sample visible states in the chain (default: mean-field)")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--batch-size", type=int, default=100)
+    p.add_argument("--epochs", type=int, default=10, help="total epochs of the run")
+    p.add_argument("--batch-size", type=int, default=100, help="examples per update")
     p.add_argument("--lr", type=float, default=None,
                    help=f"learning rate (default {BINARY_LR:g} for binary visible units, "
                         f"{GAUSSIAN_LR:g} for Gaussian ones)")
-    p.add_argument("--momentum", type=float, default=0.5)
-    p.add_argument("--weight-decay", type=float, default=1e-4)
+    p.add_argument("--momentum", type=float, default=0.5, help="momentum of the CD updates")
+    p.add_argument("--l2", type=float, default=1e-4, dest="weight_decay", metavar="L2",
+                   help="L2 weight penalty (weight decay): each update adds -lr * l2 * W")
+    add_alias(p, "--weight-decay", "weight_decay", type=float)
     p.add_argument("--matmul", choices=MATMUL_PRECISIONS, default="full",
                    help="precision of the matrix products: full (the storage dtype), tf32 (CUDA "
                         "tensor cores) or bf16 (bfloat16 operands, float32 sums); weights and "
                         "updates stay float32")
-    p.add_argument("--seed", type=int, default=0)
+    add_seed(p)
 
 
 def cd_config(args):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from layerwise.cli.common import add_json, emit, run_config, show_progress
+from layerwise.cli.common import add_json, add_seed, emit, run_config, show_progress
 
 
 def register(cmds: argparse._SubParsersAction) -> None:
@@ -13,13 +13,13 @@ def register(cmds: argparse._SubParsersAction) -> None:
 
     s = cmds.add_parser("sample", help="Gibbs samples from a trained RBM as a PNG")
     s.add_argument("checkpoint")
-    s.add_argument("--out", required=True, metavar="PNG")
+    s.add_argument("--out", required=True, metavar="PNG", help="the PNG to write")
     s.add_argument("-n", type=int, default=64, help="number of samples (default 64)")
     s.add_argument("--steps", type=int, default=1000, help="Gibbs steps (default 1000)")
     s.add_argument("--from-data", action="store_true",
                    help="start the chains at test images of --dataset instead of noise")
     add_data(s)
-    s.add_argument("--seed", type=int, default=0)
+    add_seed(s)
     add_json(s)
     s.set_defaults(func=cmd_sample)
 
@@ -32,9 +32,9 @@ def register(cmds: argparse._SubParsersAction) -> None:
     a = cmds.add_parser("ais", help="log Z by AIS (and exactly when small) and log-likelihood")
     a.add_argument("checkpoint")
     add_data(a)
-    a.add_argument("--runs", type=int, default=100)
+    a.add_argument("--runs", type=int, default=100, help="independent annealing runs")
     a.add_argument("--betas", type=int, default=10000, help="temperatures (default 10000)")
-    a.add_argument("--seed", type=int, default=0)
+    add_seed(a)
     add_json(a)
     a.set_defaults(func=cmd_ais)
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 
 from layerwise.cli.common import (
+    add_alias,
     add_data_source,
     add_device,
     add_json,
+    add_seed,
     emit,
     run_config,
     show_progress,
@@ -20,14 +22,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a supervised model",
                        description="Train a supervised model of the course on a dataset.")
     add_recipe(p)
-    p.add_argument("--logdir", help="TensorBoard run directory (train/ and test/ inside)")
+    p.add_argument("--logdir", metavar="DIR",
+                   help="TensorBoard run directory (train/ and test/ inside)")
     p.add_argument("--checkpoint", metavar="PATH", help="write a checkpoint here at each eval")
+    add_alias(p, "--save", "checkpoint", metavar="PATH")
     p.add_argument("--resume", metavar="PATH", help="continue the run saved in this checkpoint")
     p.add_argument("--init", metavar="PATH", help="start from these weights (transfer learning)")
     p.add_argument("--freeze", type=int, default=0, metavar="N",
                    help="freeze the first N layers (with --init: the course's Lab 9 transfer)")
-    p.add_argument("--curves", metavar="DIR",
+    p.add_argument("--plots", metavar="DIR", dest="curves",
                    help="write the per-evaluation learning curves here (CSV and PNG)")
+    add_alias(p, "--curves", "curves", metavar="DIR")
     add_json(p)
     p.set_defaults(func=cmd_train)
 
@@ -36,14 +41,17 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "each m in --sizes and plot train and validation error against m.")
     add_recipe(c)
     c.add_argument("--sizes", required=True, help="training-set sizes, e.g. 100,500,2000")
-    c.add_argument("--out", required=True, metavar="DIR", help="where the CSV and PNG go")
+    c.add_argument("--plots", metavar="DIR", dest="out",
+                   help="where the CSV and PNG go (required)")
+    add_alias(c, "--out", "out", metavar="DIR")
     add_json(c)
     c.set_defaults(func=cmd_curve)
 
     e = sub.add_parser("eval", help="evaluate a checkpoint on a dataset's test set",
                        description="Evaluate a supervised checkpoint on a dataset's test set.")
     e.add_argument("checkpoint")
-    e.add_argument("--dataset", default="mnist-10k")
+    e.add_argument("--dataset", default="mnist-10k",
+                   help="dataset name, NAME:options, an IDX directory or mnist.pkl.gz")
     add_data_source(e)
     add_device(e)
     add_json(e)
@@ -56,20 +64,25 @@ def add_recipe(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dataset", default="mnist-10k", help="dataset name or IDX directory")
     add_data_source(p)
     length = p.add_mutually_exclusive_group()
-    length.add_argument("--epochs", type=int, help="total epochs of the run")
+    length.add_argument("--epochs", type=int, help="total epochs of the run (default: one "
+                        "epoch when --steps is not given either)")
     length.add_argument("--steps", type=int, help="total optimizer steps of the run")
-    p.add_argument("--batch-size", type=int, default=50)
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam")
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--batch-size", type=int, default=50,
+                   help="examples per step (the global batch under torchrun; gd: all)")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, default="adam",
+                   help="gd: full batch (eq. 4), sgd: mini-batch, momentum: eq. 5, adam")
+    p.add_argument("--lr", type=float, default=1e-3, help="learning rate")
     p.add_argument("--momentum", type=float, default=0.9, help="nu of the course's eq. 5")
-    p.add_argument("--l2", type=float, default=0.0, help="mu of the course's eq. 6")
+    p.add_argument("--l2", type=float, default=0.0,
+                   help="L2 weight penalty: mu of the course's eq. 6 (loss + mu sum a^2)")
     p.add_argument("--dropout", type=float, default=None,
                    help="dropout probability (deepnn: 0.5 as in the course; net3: 0.5 after "
                         "its dense layers, half that after its pooling layers)")
     p.add_argument("--hidden", default="128", help="mlp: hidden sizes, e.g. 256,128")
-    p.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu")
+    p.add_argument("--activation", choices=sorted(ACTIVATIONS), default="relu",
+                   help="mlp: the hidden layers' activation")
     p.add_argument("--degree", type=int, default=1, help="polynomial degree")
-    p.add_argument("--pool", choices=POOLS, default="max")
+    p.add_argument("--pool", choices=POOLS, default="max", help="deepnn: pooling")
     p.add_argument("--eval-every", type=int, default=0, help="steps between evaluations "
                    "(default: once an epoch)")
     p.add_argument("--patience", type=int, default=0,
@@ -80,7 +93,7 @@ def add_recipe(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cuda-graphs", action="store_true",
                    help="CUDA, one process: replay each training step from a captured graph")
     add_device(p)
-    p.add_argument("--seed", type=int, default=0)
+    add_seed(p)
 
 
 def recipe_from(args):
@@ -141,6 +154,8 @@ def cmd_curve(args) -> int:
         raise ConfigError(f"--sizes {args.sizes!r} is not a list of whole numbers.") from None
     if not sizes:
         raise ConfigError("--sizes needs at least one training-set size.")
+    if not args.out:
+        raise ConfigError("curve needs --plots DIR: where its CSV and PNG go.")
     from layerwise.train.run import learning_curve
 
     model, cfg = recipe_from(args)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import time
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -24,6 +25,8 @@ from layerwise.rbm.loop import fit
 from layerwise.rbm.model import RBM, RBMConfig
 from layerwise.rbm.train import CDConfig, CDTrainer
 from layerwise.runtime import DataLike, RunConfig, as_dataset, setup_device
+from layerwise.train.checkpoint import load_checkpoint, load_state_checked, save_checkpoint
+from layerwise.train.monitor import TensorBoardMonitor
 from layerwise.train.trainer import TrainConfig, evaluate, train
 
 # Fine-tuning: Adam at 1e-3, 5 epochs of 100 (the batch follows the CD batch in `train_dbn`).
@@ -72,8 +75,11 @@ def random_like(net: nn.Sequential, seed: int) -> nn.Sequential:
 
 
 def run_dbn(data: Dataset, prep: Preprocessing, layers: tuple[int, ...], cd: CDConfig,
-            finetune: TrainConfig, progress: bool = False) -> dict:
-    """Pretrain, fine-tune, and fine-tune the randomly initialised twin; both test accuracies."""
+            finetune: TrainConfig, progress: bool = False, checkpoint: str | None = None,
+            logdir: str | None = None) -> dict:
+    """Pretrain, fine-tune, and fine-tune the randomly initialised twin; both test accuracies.
+    `checkpoint` keeps the fine-tuned DBN (`load_dbn` opens it); `logdir` gets TensorBoard
+    events of both fine-tunings (LOGDIR/dbn and LOGDIR/random_init)."""
     if data.task != "classification":
         raise ConfigError(f"a DBN classifier needs labelled data; {data.name} has none.")
     data = map_inputs(data, prep)
@@ -85,22 +91,51 @@ def run_dbn(data: Dataset, prep: Preprocessing, layers: tuple[int, ...], cd: CDC
     dbn = unroll(rbms, data.num_classes).to(device)
     for name, net in (("dbn", dbn), ("random_init", random_like(dbn, finetune.seed).to(device))):
         torch.manual_seed(finetune.seed)
-        result = train(net, data, finetune, progress=progress)
+        monitor = TensorBoardMonitor(Path(logdir) / name, data.test, data.task,
+                                     data.train.x[:1]) if logdir else None
+        try:
+            result = train(net, data, finetune, progress=progress, monitor=monitor)
+        finally:
+            if monitor is not None:
+                monitor.close()
         test = evaluate(net, data.test, data.task)
         figures[f"{name}_accuracy"] = test["accuracy"]
         figures[f"{name}_finetune_seconds"] = result.train_seconds
+    if checkpoint:
+        figures["checkpoint"] = str(save_dbn(checkpoint, dbn, rbms, data, prep))
     return figures
+
+
+def save_dbn(path: str | Path, net: nn.Sequential, rbms: list[RBM], data: Dataset,
+             prep: Preprocessing) -> Path:
+    """The fine-tuned DBN as a checkpoint of kind "dbn": layer sizes, classes, weights."""
+    sizes = [rbms[0].cfg.n_visible] + [rbm.cfg.n_hidden for rbm in rbms]
+    return save_checkpoint(path, kind="dbn", model_config={"name": "dbn", "sizes": sizes,
+                                                           "classes": list(data.classes)},
+                           state=net.state_dict(),
+                           extra={"dataset": data.name, "prep": prep.to_dict()})
+
+
+def load_dbn(path: str | Path) -> nn.Sequential:
+    """The classifier `save_dbn` kept (on the CPU, in eval mode)."""
+    payload = load_checkpoint(path, kind="dbn")
+    sizes, classes = payload["model"]["sizes"], payload["model"]["classes"]
+    rbms = [RBM(RBMConfig(v, h)) for v, h in zip(sizes[:-1], sizes[1:], strict=True)]
+    net = unroll(rbms, len(classes))
+    load_state_checked(net, payload, path)
+    return net.eval()
 
 
 def train_dbn(data: DataLike, layers: tuple[int, ...] = (500, 500, 2000),
               cd: CDConfig | None = None, finetune: TrainConfig = FINETUNE,
               run: RunConfig | None = None, binarize: bool = False,
-              progress: bool = True) -> dict:
+              checkpoint: str | None = None, progress: bool = True) -> dict:
     """Load `data`, pretrain a DBN of binary RBMs on it, fine-tune it and its randomly
     initialised twin; returns both test accuracies and the times, with dataset and device."""
     cd, run = cd or CDConfig(), run or RunConfig()
     device = setup_device(run)
     data = as_dataset(data, run, cd.seed, device, progress)
     prep = fit_preprocessing(data.train.x, "binary", binarize)
-    figures = run_dbn(data, prep, tuple(layers), cd, finetune, progress)
+    figures = run_dbn(data, prep, tuple(layers), cd, finetune, progress, checkpoint,
+                      run.logdir)
     return {**figures, "dataset": data.name, "device": str(device)}
