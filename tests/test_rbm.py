@@ -250,3 +250,21 @@ def test_ais_warns_when_its_estimate_cannot_be_trusted():
     fine = held_out_likelihood(rbm, Preprocessing(), data, runs=200, betas=4000,
                                generator=torch.Generator().manual_seed(1))
     assert abs(fine["log_z"] - fine["exact_log_z"]) < 0.2 and fine["warnings"] == []
+
+
+def test_pictures_show_every_filter_large_and_samples_say_when_chains_did_not_mix(tmp_path):
+    import matplotlib.image
+
+    from layerwise.rbm.images import filter_grid, filters_title, mixing_note, save_png
+
+    rbm = RBM(RBMConfig(784, 150), torch.Generator().manual_seed(0))
+    path = save_png(filter_grid(rbm.W), tmp_path / "f.png", filters_title(rbm.W))
+    image = matplotlib.image.imread(path)
+    # 150 filters of 28 pixels: 13 columns of 29, each pixel drawn 3 times larger.
+    assert image.shape[1] == 3 * (13 * 29 + 1) and image.shape[0] > 3 * (12 * 29)
+    assert "every hidden unit" in filters_title(rbm.W)
+    assert "the first 400 of 500" in filters_title(torch.zeros(784, 500))
+    alike = torch.full((16, 784), 0.3)
+    assert "nearly alike" in mixing_note(alike, 1000) and "--from-data" in mixing_note(alike, 9)
+    varied = (torch.rand(16, 784, generator=torch.Generator().manual_seed(1)) < 0.3).float()
+    assert mixing_note(varied, 1000) is None

@@ -68,14 +68,20 @@ def _open(args, with_data: bool = True):
 
 
 def cmd_sample(args) -> int:
-    from layerwise.rbm.images import gibbs_samples, sample_grid, save_png
+    from layerwise.rbm.images import gibbs_samples, mixing_note, sample_grid, save_png
 
     rbm, prep, data, generator = _open(args, with_data=args.from_data)
     start = prep(data.test.x[:args.n], rbm.W.dtype) if data is not None else None
     samples = gibbs_samples(rbm, args.n, args.steps, generator, start)
-    path = save_png(sample_grid(samples, prep), args.out)
-    emit([f"wrote {len(samples)} samples after {args.steps} Gibbs steps to {path}"],
-         {"png": str(path), "samples": len(samples), "steps": args.steps}, args.json)
+    origin = f"test images of {args.dataset}" if args.from_data else "uniform noise"
+    path = save_png(sample_grid(samples, prep), args.out,
+                    f"{len(samples)} samples: {args.steps} Gibbs steps from {origin}; "
+                    "the last step's probabilities")
+    note = mixing_note(samples, args.steps)
+    emit([f"wrote {len(samples)} samples after {args.steps} Gibbs steps from {origin} to {path}"]
+         + ([f"note: {note}"] if note else []),
+         {"png": str(path), "samples": len(samples), "steps": args.steps, "note": note},
+         args.json)
     return 0
 
 

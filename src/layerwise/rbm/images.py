@@ -39,21 +39,51 @@ def tile(images: torch.Tensor, columns: int | None = None, scale_each: bool = Tr
     return grid
 
 
-def filter_grid(W: torch.Tensor, n: int = 100) -> torch.Tensor | None:
-    """The first n hidden units' incoming weights W[:, j] as images."""
+MAX_FILTERS = 400  # filters drawn at most (the first ones), so a grid stays readable
+
+
+def filter_grid(W: torch.Tensor, n: int = MAX_FILTERS) -> torch.Tensor | None:
+    """The first n hidden units' incoming weights W[:, j] as images (all of them up to n)."""
     return tile(W[:, :n].T)
 
 
-def save_png(grid: torch.Tensor, path: str | Path) -> Path:
-    """Write a grey [0, 1] grid as a PNG, atomically."""
+def filters_title(W: torch.Tensor, what: str = "RBM") -> str:
+    V, H = W.shape
+    shown = "every" if H <= MAX_FILTERS else f"the first {MAX_FILTERS} of {H}"
+    return f"{what} {V}x{H}: {shown} hidden unit's weights, each on its own grey scale"
+
+
+def save_png(grid: torch.Tensor, path: str | Path, title: str | None = None,
+             scale: int = 3) -> Path:
+    """Write a grey [0, 1] grid as a PNG, atomically: pixels drawn `scale` times larger (a
+    28-pixel image becomes 84) under `title`."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    dpi = 100
+    h, w = grid.shape
+    fig = plt.figure(figsize=(w * scale / dpi, (h * scale + (40 if title else 0)) / dpi), dpi=dpi)
+    ax = fig.add_axes((0, 0, 1, h * scale / (h * scale + (40 if title else 0))))
+    ax.imshow(grid.numpy(), cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
+    ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=9, y=1 - 12 / (h * scale + 40))
     path = Path(path)
     with atomic_output(path) as f:
-        plt.imsave(f, grid.numpy(), cmap="gray", vmin=0.0, vmax=1.0, format="png")
+        fig.savefig(f, format="png", dpi=dpi)
+    plt.close(fig)
     return path
+
+
+def mixing_note(samples: torch.Tensor, steps: int) -> str | None:
+    """A sentence when the samples (n, V) came out nearly alike: the chains have not mixed."""
+    spread = float(samples.float().std(0).mean()) if len(samples) > 1 else 1.0
+    if spread >= 0.05:
+        return None
+    return (f"the {len(samples)} samples are nearly alike (mean per-pixel spread {spread:.3f}): "
+            f"in {steps} Gibbs steps the chains have not left one mode of the RBM; try "
+            "--from-data, more --steps, or a model trained longer or by PCD (--pcd).")
 
 
 def gibbs_samples(rbm, n: int, steps: int, generator: torch.Generator,

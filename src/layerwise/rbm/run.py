@@ -21,7 +21,7 @@ from layerwise.progress import stream
 from layerwise.rbm import comm, io, shards
 from layerwise.rbm.data import Preprocessing, fit_preprocessing
 from layerwise.rbm.features import compare
-from layerwise.rbm.images import filter_grid, save_png
+from layerwise.rbm.images import filter_grid, filters_title, save_png
 from layerwise.rbm.loop import EpochRecord, Trainer, fit
 from layerwise.rbm.measures import reconstruction_error
 from layerwise.rbm.model import RBM, RBMConfig, check_native_products
@@ -257,7 +257,9 @@ def _finish(result: RBMResult, data: Dataset, images: str | None, eval_features:
     if images:
         grid = filter_grid(result.rbm.W)
         if grid is not None:
-            result.details["filters_png"] = str(save_png(grid, Path(images) / "filters.png"))
+            result.details["filters_png"] = str(save_png(
+                grid, Path(images) / "filters.png",
+                filters_title(result.rbm.W, f"RBM on {data.name},")))
     if eval_features:
         if data.task != "classification":
             raise ConfigError(f"--eval-features needs labelled data; {data.name} has none.")

@@ -32,20 +32,33 @@ def read_csv(path: Path) -> list[dict]:
         return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
 
 
-def plot(path: Path, x: str, series: dict[str, list], xs: list, title: str, ylabel: str) -> Path:
+def plot(path: Path, x: str, series: dict[str, list], xs: list, title: str, ylabel: str,
+         log_x: bool = False, right: dict[str, list] | None = None,
+         right_label: str = "") -> Path:
+    """Lines of `series` against xs (and of `right` on a second y axis), titled, to a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(7, 4.5))
     for label, ys in series.items():
         ax.plot(xs, ys, marker="o", label=label)
+    if log_x:
+        ax.set_xscale("log")
     ax.set_xlabel(x)
     ax.set_ylabel(ylabel)
-    ax.set_title(title)
+    ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
-    ax.legend()
+    handles, labels = ax.get_legend_handles_labels()
+    if right:
+        twin = ax.twinx()
+        for label, ys in right.items():
+            twin.plot(xs, ys, marker="s", linestyle="--", color="tab:green", label=label)
+        twin.set_ylabel(right_label)
+        more = twin.get_legend_handles_labels()
+        handles, labels = handles + more[0], labels + more[1]
+    ax.legend(handles, labels, loc="best")
     fig.tight_layout()
     with atomic_output(path) as f:
         fig.savefig(f, format="png", dpi=100)
@@ -53,15 +66,27 @@ def plot(path: Path, x: str, series: dict[str, list], xs: list, title: str, ylab
     return path
 
 
-def write_run_curves(rows: list[dict], out_dir: str | Path, name: str = "curves") -> list[Path]:
-    """CSV of every evaluation row and a PNG of the losses against step."""
+def write_run_curves(rows: list[dict], out_dir: str | Path, title: str = "",
+                     name: str = "curves") -> list[Path]:
+    """CSV of every evaluation row and a PNG of train and validation loss against step, with
+    validation accuracy on a second axis (classification); `title` names model, data, recipe."""
     out = Path(out_dir)
     steps = [r["step"] for r in rows]
-    series = {"train": [r["train_loss"] for r in rows]}
+    series = {"train loss": [r["train_loss"] for r in rows]}
     if rows and "val_loss" in rows[0]:
-        series["validation"] = [r["val_loss"] for r in rows]
+        series["validation loss"] = [r["val_loss"] for r in rows]
+    right = {"validation accuracy": [r["val_accuracy"] for r in rows]} \
+        if rows and "val_accuracy" in rows[0] else None
     return [write_csv(out / f"{name}.csv", rows),
-            plot(out / f"{name}.png", "step", series, steps, "loss per evaluation", "loss")]
+            plot(out / f"{name}.png", "step", series, steps, title or "learning curves", "loss",
+                 right=right, right_label="accuracy")]
+
+
+def recipe_text(cfg: TrainConfig) -> str:
+    """The recipe in a few words: `adam lr 0.001, 2,000 steps of 50`."""
+    length = f"{cfg.steps:,} steps" if cfg.steps is not None else \
+        f"{cfg.epochs if cfg.epochs is not None else 1} epochs"
+    return f"{cfg.optimizer} lr {cfg.lr:g}, {length} of {cfg.batch_size}"
 
 
 def error(figures: dict) -> float:
@@ -84,7 +109,9 @@ def size_curve(mcfg: ModelConfig, data: Dataset, cfg: TrainConfig, sizes: list[i
                      "val_error": error(evaluate(model, data.val, data.task))})
     xs = [r["train_size"] for r in rows]
     write_csv(Path(out_dir) / "learning_curve.csv", rows)
-    plot(Path(out_dir) / "learning_curve.png", "training-set size",
+    plot(Path(out_dir) / "learning_curve.png", "training-set size (log scale)",
          {"train": [r["train_error"] for r in rows],
-          "validation": [r["val_error"] for r in rows]}, xs, "learning curve", "error")
+          "validation": [r["val_error"] for r in rows]}, xs,
+         f"learning curve: {mcfg.name} on {data.name}, {recipe_text(cfg)} per size",
+         "error" if data.task == "classification" else "MSE", log_x=True)
     return rows

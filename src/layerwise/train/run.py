@@ -156,8 +156,10 @@ def _fit(model, data, cfg: TrainConfig, run: RunConfig, dist: Dist, checkpoint, 
         if monitor is not None:
             monitor.close()
     if curves and result.history.rows and dist.is_main:
-        from layerwise.train.curves import write_run_curves
-        write_run_curves(result.history.rows, curves)
+        from layerwise.train.curves import recipe_text, write_run_curves
+        name = mcfg.name if mcfg else type(net).__name__
+        write_run_curves(result.history.rows, curves,
+                         f"{name} on {data.name}: {recipe_text(cfg)}")
     return _result(net, mcfg, data, result, dist)
 
 
