@@ -124,8 +124,9 @@ def test_eval_says_when_the_datasets_classes_are_not_the_checkpoints(tmp_path, c
     assert "note:" not in capsys.readouterr().out
     other = tmp_path / "other"
     make_mnist_dir(other, n_train=20, n_test=10)  # labels 0-9, but "0".."9" by position only
-    from layerwise.data import CATALOG
     import dataclasses
+
+    from layerwise.data import CATALOG
     spec = dataclasses.replace(CATALOG["mnist-10k"], name="letters",
                                classes=tuple("abcdefghij"), system_dirs=(str(other),),
                                files=tuple(dataclasses.replace(f, sha256=None, size=None,
@@ -144,6 +145,8 @@ def test_eval_says_when_the_datasets_classes_are_not_the_checkpoints(tmp_path, c
 def test_one_vocabulary_with_the_old_names_still_working(tmp_path, capsys):
     """--checkpoint, --plots, --l2 and --logdir mean the same in train, rbm train and dbn
     train; --save, --images, --curves and --weight-decay still work but leave --help."""
+    import contextlib
+
     import torch
 
     from layerwise.rbm import io
@@ -163,10 +166,8 @@ def test_one_vocabulary_with_the_old_names_still_working(tmp_path, capsys):
     assert (tmp_path / "c" / "curves.csv").exists() and (tmp_path / "c.pt").exists()
     capsys.readouterr()
     for argv in (["rbm", "train", "--help"], ["train", "--help"], ["dbn", "train", "--help"]):
-        try:
+        with contextlib.suppress(SystemExit):
             main(argv)
-        except SystemExit:
-            pass
         text = capsys.readouterr().out
         assert "--checkpoint" in text and "--plots" in text or argv[0] == "dbn"
         for old in ("--save ", "--images", "--curves", "--weight-decay"):
@@ -178,8 +179,8 @@ def test_one_vocabulary_with_the_old_names_still_working(tmp_path, capsys):
     figures = json.loads(out[-1])
     assert out[1].startswith("pretraining ") and "fine-tuning" in out[1]
     from layerwise.data import load_dataset
-    from layerwise.rbm.dbn import load_dbn
     from layerwise.rbm.data import fit_preprocessing
+    from layerwise.rbm.dbn import load_dbn
     data = load_dataset("mnist-10k", val_size=0)
     x = fit_preprocessing(data.train.x, "binary", False)(data.test.x)
     with torch.no_grad():

@@ -75,3 +75,17 @@ def test_rbm_parallel_bench_reports_speed_up_efficiency_and_ideal(monkeypatch, t
     assert rows[1][4:] == ["14.00", f"{14 / 7.5:.2f}", f"{14 / 7.5 / 2:.0%}", "2.00"]
     assert rows[2][4:] == ["7.50"]
     assert (tmp_path / "rbm-parallel.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_launch_says_where_it_runs_without_torchruns_banner(tmp_path):
+    import os
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-m", "layerwise", "launch", "--nproc-per-node", "2",
+                           "--", "train", "softmax", "--steps", "4", "--device", "cpu",
+                           "--quiet"], capture_output=True, text=True, timeout=180,
+                          env={k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"})
+    assert done.returncode == 0, done.stderr[-1000:]
+    assert "launch: 2 rank(s) on " in done.stderr and "train softmax" in done.stderr
+    assert "Setting OMP_NUM_THREADS" not in done.stdout + done.stderr
+    assert "(cpu, 2 ranks): test accuracy" in done.stdout

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import os
+import socket
 import subprocess
 import sys
 
@@ -49,5 +51,23 @@ def torchrun_argv(args) -> list[str]:
     return [*argv, "-m", "layerwise", *command]
 
 
+def launch_env(nproc: int) -> dict[str, str]:
+    """The environment of the job: OMP_NUM_THREADS shares this machine's cores among the
+    processes unless already set (torchrun would set 1 and print a banner about it)."""
+    env = dict(os.environ)
+    if "OMP_NUM_THREADS" not in env:
+        env["OMP_NUM_THREADS"] = str(max(1, len(os.sched_getaffinity(0)) // nproc))
+    return env
+
+
 def cmd_launch(args) -> int:
-    return subprocess.run(torchrun_argv(args)).returncode
+    argv = torchrun_argv(args)
+    env = launch_env(args.nproc_per_node)
+    command = argv[argv.index("layerwise", 3) + 1:]
+    where = "on this machine only" if args.nnodes == 1 and not args.rdzv_endpoint else \
+        f"of {args.nnodes * args.nproc_per_node} on {args.nnodes} machines meeting at " \
+        f"{args.rdzv_endpoint}"
+    print(f"launch: {args.nproc_per_node} rank(s) on {socket.gethostname()} {where}, "
+          f"{env['OMP_NUM_THREADS']} thread(s) each: layerwise {' '.join(command)}",
+          file=sys.stderr, flush=True)
+    return subprocess.run(argv, env=env).returncode

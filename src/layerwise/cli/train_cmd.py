@@ -117,7 +117,8 @@ def recipe_from(args):
 def result_line(figures: dict) -> str:
     """`MODEL on DATASET (DEVICE): test accuracy A, test loss L` (MSE for regression)."""
     metric = "test_accuracy" if "test_accuracy" in figures else "test_mse"
-    return (f"{figures['model']} on {figures['dataset']} ({figures['device']}): "
+    ranks = f", {figures['ranks']} ranks" if figures.get("ranks", 1) > 1 else ""
+    return (f"{figures['model']} on {figures['dataset']} ({figures['device']}{ranks}): "
             f"{metric.replace('_', ' ')} {figures[metric]:.4f}, "
             f"test loss {figures['test_loss']:.4f}")
 
