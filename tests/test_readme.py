@@ -23,3 +23,28 @@ def test_readme_python_block_runs(code, tmp_path):
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip(), "the example printed nothing"
+
+
+def test_every_flag_of_every_command_is_in_the_readme():
+    """README's usage blocks cover what --help offers (hidden old names excepted)."""
+    import argparse
+
+    from layerwise.cli.main import build_parser
+
+    text = README.read_text()
+    missing = []
+
+    def walk(parser, path):
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, child in action.choices.items():
+                    if name not in text:
+                        missing.append(" ".join([*path, name]))
+                    walk(child, [*path, name])
+            elif action.help != argparse.SUPPRESS:
+                missing.extend(f"{' '.join(path)} {flag}" for flag in action.option_strings
+                               if flag.startswith("--") and flag not in ("--help", "--version")
+                               and not re.search(re.escape(flag) + r"\b", text))
+
+    walk(build_parser(), [])
+    assert not missing, missing
