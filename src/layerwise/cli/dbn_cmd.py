@@ -17,7 +17,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_data(d)
     d.add_argument("--layers", default="500,500,2000", help="hidden sizes, e.g. 500,500,2000")
     d.add_argument("--binarize", action="store_true", help="threshold pixels at 0.5")
-    add_cd(d)
+    add_cd(d, gaussian=False)
     d.add_argument("--finetune-epochs", type=int, default=5,
                    help="epochs of supervised fine-tuning (each net)")
     d.add_argument("--finetune-lr", type=float, default=1e-3, help="Adam learning rate")

@@ -92,7 +92,8 @@ def add_data(p: argparse.ArgumentParser) -> None:
     add_device(p)
 
 
-def add_cd(p: argparse.ArgumentParser) -> None:
+def add_cd(p: argparse.ArgumentParser, gaussian: bool = True) -> None:
+    """The CD recipe's flags; `gaussian` False for commands with binary units only (dbn)."""
     p.add_argument("--cd-k", type=int, default=1, help="Gibbs steps per update (default 1)")
     p.add_argument("--pcd", action="store_true", help="persistent contrastive divergence")
     p.add_argument("--sample-visible", action="store_true",
@@ -101,7 +102,8 @@ def add_cd(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=100, help="examples per update")
     p.add_argument("--lr", type=float, default=None,
                    help=f"learning rate (default {BINARY_LR:g} for binary visible units, "
-                        f"{GAUSSIAN_LR:g} for Gaussian ones)")
+                        f"{GAUSSIAN_LR:g} for Gaussian ones)" if gaussian else
+                        f"learning rate (default {BINARY_LR:g})")
     p.add_argument("--momentum", type=float, default=0.5, help="momentum of the CD updates")
     p.add_argument("--l2", type=float, default=1e-4, dest="weight_decay", metavar="L2",
                    help="L2 weight penalty (weight decay): each update adds -lr * l2 * W")
