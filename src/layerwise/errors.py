@@ -19,3 +19,7 @@ class ConfigError(LayerwiseError, ValueError):
     """A configuration value or command-line flag is invalid."""
 
     exit_code = 2
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwinds like KeyboardInterrupt, so partial files are removed."""

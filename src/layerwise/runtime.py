@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -46,6 +47,18 @@ class RunConfig:
         if not (math.isfinite(self.timeout) and self.timeout > 0):
             raise ConfigError(f"--timeout must be a positive number of seconds, got "
                               f"{self.timeout}.")
+
+
+def check_outputs(checkpoint: str | None = None, **directories: str | None) -> None:
+    """Refuse, before any work, output paths that could only fail after it: a checkpoint path
+    that is a directory, or an output directory (logdir=, plots=, shards=) that is a file."""
+    if checkpoint and Path(checkpoint).expanduser().is_dir():
+        raise ConfigError(f"--checkpoint {checkpoint} is a directory; give the path of a file, "
+                          f"e.g. {Path(checkpoint) / 'model.pt'}.")
+    for flag, directory in directories.items():
+        path = Path(directory).expanduser() if directory else None
+        if path is not None and path.exists() and not path.is_dir():
+            raise ConfigError(f"--{flag} {directory} is a file; it needs a directory.")
 
 
 def setup_device(run: RunConfig) -> torch.device:

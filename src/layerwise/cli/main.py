@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 
 from layerwise import __version__
@@ -17,7 +18,7 @@ from layerwise.cli import (
     train_cmd,
 )
 from layerwise.cli.common import HelpFormatter
-from layerwise.errors import LayerwiseError
+from layerwise.errors import LayerwiseError, Terminated
 from layerwise.progress import send_to_stderr
 
 COMMANDS = (quickstart, train_cmd, lab_cmd, rbm_cmd, dbn_cmd, launch_cmd, bench_cmd, data_cmd)
@@ -49,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Under --json standard output ends with the result's JSON line; progress goes to stderr.
     send_to_stderr(getattr(args, "json", False))
+    previous = _on_sigterm()
     try:
         return args.func(args)
     except LayerwiseError as exc:
@@ -57,5 +59,23 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("layerwise: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print("layerwise: terminated (SIGTERM); files being written were removed, the last "
+              "checkpoint written is intact", file=sys.stderr)
+        return 143
     finally:
         send_to_stderr(False)
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _on_sigterm():
+    """SIGTERM unwinds like Ctrl-C (partial files removed, one line, exit 143); returns the
+    handler it replaced, or None where handlers cannot be set (not the main thread)."""
+    def terminate(signum, frame):
+        raise Terminated()
+
+    try:
+        return signal.signal(signal.SIGTERM, terminate)
+    except ValueError:
+        return None

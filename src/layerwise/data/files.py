@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import glob
 import hashlib
 import os
 import tempfile
@@ -69,7 +70,12 @@ def atomic_output(path: str | Path) -> Iterator[BinaryIO]:
     """
     path = Path(path)
     ensure_dir(path.parent)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    remove_stale_parts(path)
+    # The temporary name is short whatever the final name's length (a name near the 255-byte
+    # limit must still be writable), and carries this process's id so that the next writer of
+    # the same path can tell a leftover of a dead process from a live write.
+    fd, tmp = tempfile.mkstemp(prefix=f"{_part_prefix(path)}{os.getpid()}.", suffix=".part",
+                               dir=path.parent)
     try:
         # mkstemp makes the file private (0600); give it the mode any new file would get.
         os.fchmod(fd, default_mode())
@@ -82,6 +88,34 @@ def atomic_output(path: str | Path) -> Iterator[BinaryIO]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _part_prefix(path: Path) -> str:
+    return f".{path.name[:40]}."
+
+
+def remove_stale_parts(path: Path) -> list[Path]:
+    """Remove temporary files beside `path` left by writers of it that no longer run (killed
+    mid-write); return what was removed."""
+    removed = []
+    prefix = _part_prefix(path)
+    for part in path.parent.glob(f"{glob.escape(prefix)}*.part"):
+        pid = part.name[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            with contextlib.suppress(OSError):
+                part.unlink()
+                removed.append(part)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

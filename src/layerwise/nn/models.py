@@ -47,6 +47,8 @@ class ModelConfig:
         if self.input_shape is not None:
             object.__setattr__(self, "input_shape", tuple(self.input_shape))
         object.__setattr__(self, "hidden", tuple(self.hidden))
+        if any(h < 1 for h in self.hidden):
+            raise ConfigError(f"--hidden sizes must be at least 1, got {self.hidden}.")
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}.")
         if self.activation not in ACTIVATIONS:

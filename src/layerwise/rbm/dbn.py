@@ -24,7 +24,7 @@ from layerwise.rbm.data import Preprocessing, chunked, fit_preprocessing, map_in
 from layerwise.rbm.loop import fit
 from layerwise.rbm.model import RBM, RBMConfig
 from layerwise.rbm.train import CDConfig, CDTrainer
-from layerwise.runtime import DataLike, RunConfig, as_dataset, setup_device
+from layerwise.runtime import DataLike, RunConfig, as_dataset, check_outputs, setup_device
 from layerwise.train.checkpoint import load_checkpoint, load_state_checked, save_checkpoint
 from layerwise.train.monitor import TensorBoardMonitor
 from layerwise.train.trainer import TrainConfig, evaluate, train
@@ -133,6 +133,7 @@ def train_dbn(data: DataLike, layers: tuple[int, ...] = (500, 500, 2000),
     """Load `data`, pretrain a DBN of binary RBMs on it, fine-tune it and its randomly
     initialised twin; returns both test accuracies and the times, with dataset and device."""
     cd, run = cd or CDConfig(), run or RunConfig()
+    check_outputs(checkpoint, logdir=run.logdir)
     device = setup_device(run)
     data = as_dataset(data, run, cd.seed, device, progress)
     prep = fit_preprocessing(data.train.x, "binary", binarize)

@@ -28,7 +28,7 @@ from layerwise.rbm.model import RBM, RBMConfig, check_native_products
 from layerwise.rbm.monitor import RBMMonitor, epoch_measures
 from layerwise.rbm.parallel import ParallelCD, ParallelConfig
 from layerwise.rbm.train import CDConfig, CDTrainer
-from layerwise.runtime import DataLike, RunConfig, as_dataset, setup_device
+from layerwise.runtime import DataLike, RunConfig, as_dataset, check_outputs, setup_device
 
 MEASURE_SAMPLE = 1000  # examples used for the per-epoch pseudo-likelihood and free-energy gap
 
@@ -78,6 +78,7 @@ def train_rbm(data: DataLike, model: RBMConfig | None = None, cd: CDConfig | Non
     `images` gets filters.png; `eval_features` compares softmax on the features with softmax
     on the raw inputs. Under torchrun every rank calls this with the same arguments."""
     model, cd, run = model or RBMConfig(), cd or CDConfig(), run or RunConfig()
+    check_outputs(checkpoint, logdir=run.logdir, plots=images, shards=shards)
     dist = join(setup_device(run), run.timeout)
     try:
         return _train(data, model, cd, parallel, run, dist, binarize, checkpoint, shards,

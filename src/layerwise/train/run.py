@@ -24,7 +24,7 @@ from layerwise.data.datasets import Dataset
 from layerwise.distributed import Dist, join
 from layerwise.errors import ConfigError
 from layerwise.nn.models import ModelConfig, build_model, freeze_layers
-from layerwise.runtime import DataLike, RunConfig, as_dataset, setup_device
+from layerwise.runtime import DataLike, RunConfig, as_dataset, check_outputs, setup_device
 from layerwise.train.checkpoint import (
     load_checkpoint,
     load_state_checked,
@@ -87,6 +87,7 @@ def fit(model: ModelLike, data: DataLike, config: TrainConfig | None = None,
     from a checkpoint's weights and `freeze` freezes the first N layers (transfer learning);
     `curves` gets the per-evaluation curves as CSV and PNG."""
     config, run = config or TrainConfig(), run or RunConfig()
+    check_outputs(checkpoint, logdir=run.logdir, plots=curves)
     if run.resume and init:
         raise ConfigError("--resume continues a run and --init starts a new one from weights; "
                           "give one of them.")

@@ -57,8 +57,14 @@ class TrainConfig:
             raise ConfigError("--steps and --epochs must be non-negative.")
         if self.batch_size < 1 and self.optimizer != "gd":
             raise ConfigError(f"--batch-size must be at least 1, got {self.batch_size}.")
-        if self.lr <= 0 or self.l2 < 0:
-            raise ConfigError("--lr must be positive and --l2 non-negative.")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ConfigError(f"--lr must be a positive number, got {self.lr}.")
+        if not (math.isfinite(self.l2) and self.l2 >= 0):
+            raise ConfigError(f"--l2 must be a non-negative number, got {self.l2}.")
+        if not 0 <= self.momentum < 1:
+            raise ConfigError(f"--momentum must be in [0, 1), got {self.momentum}.")
+        if self.patience < 0 or self.eval_every < 0:
+            raise ConfigError("--patience and --eval-every must be 0 or more.")
         if self.shift < 0:
             raise ConfigError(f"--shift must be a non-negative number of pixels, got "
                               f"{self.shift}.")
