@@ -89,3 +89,87 @@ def test_sigterm_ends_training_with_a_line_and_an_intact_checkpoint(tmp_path):
     payload = torch.load(ck, weights_only=True)
     assert payload["step"] >= 25 and payload["step"] % 25 == 0
     assert [p.name for p in tmp_path.iterdir()] == ["ck.pt"]
+
+
+def _idx_dir(path, train_x, train_y, test_x, test_y):
+    from layerwise.data.idx import write_idx
+
+    names = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+             "t10k-labels-idx1-ubyte")
+    for name, array in zip(names, (train_x, train_y, test_x, test_y), strict=True):
+        write_idx(path / name, array)
+    return path
+
+
+@pytest.mark.parametrize("case,expect", [
+    ("no_images", "holds no images"), ("labels_2d", "expected one integer label per image"),
+    ("huge_label", "labels must be class numbers"), ("other_shapes", "both splits must match"),
+    ("negative_label", "labels must be class numbers")])
+def test_idx_directories_that_cannot_be_datasets(case, expect, tmp_path, capsys):
+    import numpy as np
+
+    x, y = np.zeros((6, 28, 28), np.uint8), np.arange(6, dtype=np.uint8)
+    tx, ty = np.zeros((3, 28, 28), np.uint8), np.arange(3, dtype=np.uint8)
+    if case == "no_images":
+        x, y = x[:0], y[:0]
+    elif case == "labels_2d":
+        y = y.reshape(2, 3)
+    elif case == "huge_label":
+        y = np.array([0, 1, 2, 3, 4, 2**31 - 1], dtype=np.int32)
+    elif case == "other_shapes":
+        tx = np.zeros((3, 20, 20), np.uint8)
+    elif case == "negative_label":
+        y = np.array([0, 1, -2, 3, 4, 5], dtype=np.int8)
+    d = _idx_dir(tmp_path, x, y, tx, ty)
+    assert main([*TRAIN, "--dataset", str(d)]) == 1
+    err = capsys.readouterr().err
+    assert expect in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_more_bad_inputs_are_one_sentence(tmp_path, capsys):
+    import numpy as np
+
+    from layerwise.rbm import io
+
+    assert main([*TRAIN, "--dataset", "regression:coef=abc"]) == 2
+    ck = tmp_path / "m.pt"
+    assert main([*TRAIN[:1], "softmax", "--dataset", str(_idx_dir(
+        tmp_path / "few", np.zeros((6, 28, 28), np.uint8), np.arange(6, dtype=np.uint8) % 3,
+        np.zeros((3, 28, 28), np.uint8), np.arange(3, dtype=np.uint8))), *TRAIN[2:],
+        "--checkpoint", str(ck)]) == 0
+    # A model of 3 classes evaluated on 10: refused, not an index error.
+    assert main(["eval", str(ck), "--device", "cpu"]) == 2
+    rbm_ck = tmp_path / "r.pt"
+    assert main(["rbm", "train", "--hidden", "4", "--epochs", "0", "--device", "cpu", "--quiet",
+                 "--checkpoint", str(rbm_ck)]) == 0
+    assert io.load_payload(rbm_ck)["step"] == 0  # --epochs 0 still keeps the untrained model
+    payload = io.load_payload(rbm_ck)
+    payload["state"]["W"][0, 0] = float("nan")
+    torch.save(payload, tmp_path / "bad.pt")
+    for argv in (["rbm", "info", str(tmp_path / "bad.pt")],
+                 ["rbm", "sample", str(tmp_path / "bad.pt"), "--out", str(tmp_path / "s.png")]):
+        assert main(argv) == (0 if argv[1] == "info" else 1)
+    assert not (tmp_path / "s.png").exists()
+    assert main(["launch", "--nproc-per-node", "2", "--", "frobnicate"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert all(line.startswith("layerwise: error: ") for line in err) and len(err) == 4, err
+    assert "coef='abc'" in err[0] and "cannot classify" in err[1] and "NaN" in err[2]
+    assert "'frobnicate' is not a layerwise command" in err[3]
+
+
+def test_nan_pixels_do_not_pass_as_binary_data():
+    from layerwise.errors import ConfigError
+    from layerwise.rbm.data import Preprocessing
+
+    x = torch.rand(4, 9)
+    x[1, 2] = float("nan")
+    with pytest.raises(ConfigError, match="NaN"):
+        Preprocessing()(x)
+
+
+def test_launch_knows_every_command():
+    from layerwise.cli.main import COMMANDS_BY_NAME, build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
+    assert tuple(sub.choices) == COMMANDS_BY_NAME

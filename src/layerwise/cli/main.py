@@ -24,6 +24,10 @@ from layerwise.progress import send_to_stderr
 COMMANDS = (quickstart, train_cmd, lab_cmd, rbm_cmd, dbn_cmd, launch_cmd, bench_cmd, data_cmd)
 
 
+COMMANDS_BY_NAME = ("quickstart", "train", "curve", "eval", "lab", "rbm", "dbn", "launch",
+                    "bench", "data")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="layerwise",

@@ -226,7 +226,28 @@ def read_location(loc: Location) -> tuple[dict[str, np.ndarray], dict[str, str]]
             arrays[f"{part}_x"] = np.concatenate([b[0] for b in batches])
             arrays[f"{part}_y"] = np.concatenate([b[1] for b in batches])
     for part in ("train", "test"):
-        n_x, n_y = len(arrays[f"{part}_x"]), len(arrays[f"{part}_y"])
-        if n_x != n_y:
-            raise DataError(f"{loc.directory}: the {part} set has {n_x} images but {n_y} labels.")
+        _check_split(arrays[f"{part}_x"], arrays[f"{part}_y"], f"{loc.directory}: the {part} set")
+    if arrays["train_x"].shape[1:] != arrays["test_x"].shape[1:]:
+        raise DataError(f"{loc.directory}: training images are {arrays['train_x'].shape[1:]} but "
+                        f"test images {arrays['test_x'].shape[1:]}; both splits must match.")
     return arrays, methods
+
+
+MAX_CLASSES = 1000  # labels beyond this are taken for a damaged file, not a dataset
+
+
+def _check_split(x: np.ndarray, y: np.ndarray, what: str) -> None:
+    """Images and labels that a classifier can use: as many of each, at least one, 1-D integer
+    labels in 0..MAX_CLASSES-1."""
+    if len(x) == 0:
+        raise DataError(f"{what} holds no images.")
+    if x.ndim < 2:
+        raise DataError(f"{what}'s images are {x.ndim}-dimensional; expected (N, H, W).")
+    if y.ndim != 1 or y.dtype.kind not in "iu":
+        raise DataError(f"{what}'s labels have shape {y.shape} and type {y.dtype}; expected "
+                        "one integer label per image.")
+    if len(x) != len(y):
+        raise DataError(f"{what} has {len(x)} images but {len(y)} labels.")
+    if y.min() < 0 or y.max() >= MAX_CLASSES:
+        raise DataError(f"{what} has labels from {y.min()} to {y.max()}; labels must be class "
+                        f"numbers from 0 to at most {MAX_CLASSES - 1}.")

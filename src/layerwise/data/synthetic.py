@@ -34,7 +34,11 @@ def _number(options: dict[str, str], key: str, default, kind=float):
 def regression(options: dict[str, str], generator: torch.Generator):
     """(x_train, y_train, x_test, y_test), each (N, 1) float32, for the polynomial of eq. 1."""
     n = _number(options, "n", 1000, int)
-    coef = [float(c) for c in str(options.get("coef", "1/-1")).split("/")]
+    try:
+        coef = [float(c) for c in str(options.get("coef", "1/-1")).split("/")]
+    except ValueError:
+        raise ConfigError(f"option coef={options['coef']!r} is not a list of numbers "
+                          "separated by '/', e.g. coef=1/-2/0.5.") from None
     degree = _number(options, "degree", len(coef) - 1, int)
     if len(coef) != degree + 1:
         raise ConfigError(f"degree {degree} needs {degree + 1} coefficients, got {len(coef)}.")

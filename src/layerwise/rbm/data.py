@@ -34,6 +34,9 @@ class Preprocessing:
             return (v - self.mean.to(v)) / self.std.to(v)
         if self.binarize:
             return (v > 0.5).to(dtype)
+        if not bool(torch.isfinite(v).all()):
+            raise ConfigError("the data holds NaN or infinite values; binary visible units "
+                              "need values in [0, 1].")
         lo, hi = v.min().item(), v.max().item()
         if lo < 0 or hi > 1:
             raise ConfigError(f"binary visible units need data in [0, 1], but these values "

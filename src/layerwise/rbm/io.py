@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from layerwise.errors import ConfigError
+import torch
+
+from layerwise.errors import ConfigError, DataError
 from layerwise.rbm.data import Preprocessing
 from layerwise.rbm.model import RBM, RBMConfig
 from layerwise.rbm.train import CDConfig, CDTrainer
@@ -38,8 +40,14 @@ def load_payload(path: str | Path) -> dict:
 
 
 def rbm_from_payload(payload: dict, path: str | Path) -> RBM:
-    rbm = RBM(RBMConfig.from_dict(payload["model"]))
+    try:
+        rbm = RBM(RBMConfig.from_dict(payload["model"]))
+    except (TypeError, KeyError, ConfigError) as exc:
+        raise DataError(f"{path} does not describe an RBM that can be built ({exc}).") from None
     load_state_checked(rbm, payload, path)
+    if not all(bool(torch.isfinite(t).all()) for t in rbm.state_dict().values()):
+        raise DataError(f"{path} holds NaN or infinite weights; it is damaged or from a run "
+                        "that diverged.")
     return rbm
 
 

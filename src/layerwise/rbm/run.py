@@ -143,6 +143,8 @@ def _train(data, model, cd, parallel, run, dist: Dist, binarize, checkpoint, sha
     finally:
         if measure is not None:
             measure.close()
+    if not records:  # nothing left to train (--epochs 0, or reached): still keep what was asked
+        _save(trainer, prep, data.name, checkpoint, shard_dir)
     details = _parallel_figures(trainer, records, len(x)) if not single else {
         "dtype": trainer.rbm.cfg.dtype, "matmul": trainer.cd.matmul, "cuda_graphs": cuda_graphs}
     rbm = trainer.full_rbm()

@@ -214,6 +214,9 @@ def evaluate_checkpoint(path: str | Path, data: DataLike, run: RunConfig | None 
     if mcfg.input_shape != data.input_shape:
         raise ConfigError(f"{path} holds a model for inputs of shape {mcfg.input_shape}; "
                           f"{data.name} has {data.input_shape}.")
+    if data.task == "classification" and int(data.test.y.max()) >= mcfg.num_outputs:
+        raise ConfigError(f"{data.name}'s test labels go up to {int(data.test.y.max())} but "
+                          f"{path} has {mcfg.num_outputs} outputs; it cannot classify them.")
     model = build_model(mcfg).to(device)
     load_state_checked(model, payload, path)
     figures = {"model": mcfg.name, "dataset": data.name, "device": str(device),
