@@ -173,3 +173,26 @@ def test_launch_knows_every_command():
     parser = build_parser()
     sub = next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction")
     assert tuple(sub.choices) == COMMANDS_BY_NAME
+
+
+def test_memory_is_refused_before_it_is_taken(tmp_path, capsys):
+    import gzip
+
+    import numpy as np
+
+    # An IDX header for 10 images and a payload that would inflate to 50 MB: refused at the
+    # size the header declares, from a file of about 50 kB.
+    header = bytes([0, 0, 8, 3]) + np.array([10, 28, 28], ">u4").tobytes()
+    d = _idx_dir(tmp_path, np.zeros((10, 28, 28), np.uint8), np.arange(10, dtype=np.uint8),
+                 np.zeros((3, 28, 28), np.uint8), np.arange(3, dtype=np.uint8))
+    bomb = gzip.compress(header + bytes(50_000_000))
+    (d / "train-images-idx3-ubyte").unlink()
+    (d / "train-images-idx3-ubyte.gz").write_bytes(bomb)
+    assert len(bomb) < 100_000
+    assert main([*TRAIN, "--dataset", str(d)]) == 1
+    assert "inflates to more than 7,856 bytes" in capsys.readouterr().err
+    # Parameters that would not fit in this machine's memory: one sentence with the size.
+    assert main(["rbm", "train", "--hidden", "100000000000", "--device", "cpu"]) == 2
+    assert main(["train", "mlp", "--hidden", "100000000000", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and all("GB of memory" in line for line in err)

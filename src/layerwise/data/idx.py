@@ -40,6 +40,12 @@ def read_bytes(path: str | Path) -> bytes:
     return decompress(read_stored(path), str(path))
 
 
+def read_idx_bytes(path: str | Path) -> bytes:
+    """The uncompressed bytes of the IDX file `path`, inflated no further than its header
+    declares."""
+    return decompress_idx(read_stored(path), str(path))
+
+
 def read_stored(path: str | Path) -> bytes:
     """Return the bytes of `path` as stored on disk, with a clear error if it cannot be read."""
     path = Path(path)
@@ -83,6 +89,24 @@ def _inflate_bounded(raw: bytes, source: str, limit: int) -> bytes:
     return b"".join(out)
 
 
+def decompress_idx(raw: bytes, source: str) -> bytes:
+    """Gunzip an IDX file no further than the size its header declares: a small file that
+    would inflate to gigabytes is refused before it is held in memory."""
+    if not raw.startswith(GZIP_MAGIC):
+        return raw
+    try:
+        head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(raw, 4 + 4 * 255)
+    except zlib.error as exc:
+        raise DataError(f"{source} is a damaged gzip file ({exc}); delete it and fetch it "
+                        "again.") from None
+    if len(head) < 4 or head[2] not in DTYPES:
+        return decompress(raw, source, limit=len(raw) * 1100)  # parse_idx will say what is wrong
+    ndim = head[3]
+    dims = np.frombuffer(head, dtype=">u4", count=min(ndim, (len(head) - 4) // 4), offset=4)
+    declared = 4 + 4 * ndim + math.prod(int(d) for d in dims) * DTYPES[head[2]].itemsize
+    return decompress(raw, source, limit=declared)
+
+
 def parse_idx(data: bytes, source: str = "<bytes>") -> np.ndarray:
     """Decode IDX bytes into a native-endian array, checking header and payload length."""
     if len(data) < 4:
@@ -116,7 +140,7 @@ def parse_idx(data: bytes, source: str = "<bytes>") -> np.ndarray:
 
 def read_idx(path: str | Path) -> np.ndarray:
     """Read an IDX file (raw or gzip) into a native-endian numpy array."""
-    return parse_idx(read_bytes(path), str(path))
+    return parse_idx(read_idx_bytes(path), str(path))
 
 
 def encode_idx(array: np.ndarray) -> bytes:

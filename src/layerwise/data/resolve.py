@@ -26,7 +26,7 @@ import numpy as np
 from layerwise.data.catalog import CATALOG, DatasetSpec, FileSpec
 from layerwise.data.cifar import parse_cifar_python
 from layerwise.data.download import check_digests, download_dataset
-from layerwise.data.idx import decompress, encode_idx, parse_idx, read_stored
+from layerwise.data.idx import decompress_idx, encode_idx, parse_idx, read_stored
 from layerwise.data.mnist_pickle import is_pickle_source, read_mnist_pickle
 from layerwise.errors import DataError
 
@@ -172,7 +172,7 @@ def verified_content(fspec: FileSpec, path: Path) -> tuple[bytes, str]:
         elif not fspec.content_sha256:
             raise DataError(f"{path} is corrupt or not the published file: {mismatch}; "
                             "delete it and fetch it again.")
-    content = decompress(stored, str(path))
+    content = decompress_idx(stored, str(path))
     if verified_by is None and fspec.content_sha256:
         digest = hashlib.sha256(content).hexdigest()
         if digest != fspec.content_sha256:

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, replace
 import torch
 from torch import nn
 
+from layerwise.device import check_fits
 from layerwise.errors import ConfigError
 from layerwise.nn import cifar
 from layerwise.nn.layers import ACTIVATIONS, Pool2d, activation
@@ -110,6 +111,10 @@ def mlp(cfg: ModelConfig) -> nn.Sequential:
     """Fully connected layers of sizes `hidden` with the chosen activation, then logits."""
     layers: list[nn.Module] = [nn.Flatten()]
     width = _flat_size(cfg.input_shape)
+    sizes = [width, *cfg.hidden, cfg.num_outputs]
+    # weights, gradients and Adam's two moments: four float32 copies of every parameter
+    check_fits(16 * sum(a * b for a, b in zip(sizes, sizes[1:], strict=False)),
+               f"an mlp of layers {'-'.join(map(str, sizes))}")
     for h in cfg.hidden:
         block = [nn.Linear(width, h), activation(cfg.activation)]
         if cfg.dropout:

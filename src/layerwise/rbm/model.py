@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from layerwise.device import native_bf16, tf32_products
+from layerwise.device import check_fits, native_bf16, tf32_products
 from layerwise.errors import ConfigError
 from layerwise.names import MATMUL_PRECISIONS
 
@@ -88,6 +88,9 @@ class RBM(nn.Module):
                               "RBMConfig.n_visible (the runs take it from the data).")
         self.cfg = cfg
         V, H, dtype = cfg.n_visible, cfg.n_hidden, cfg.torch_dtype
+        # W, its velocity and the statistics of a batch: three V x H tensors while training.
+        check_fits(3 * V * H * torch.finfo(dtype).bits // 8,
+                   f"an RBM of {V:,} x {H:,} units ({cfg.dtype})")
         W = torch.randn(V, H, generator=generator, dtype=torch.float64) * cfg.init_std
         self.register_buffer("W", W.to(dtype))
         self.register_buffer("b_vis", torch.zeros(V, dtype=dtype))
