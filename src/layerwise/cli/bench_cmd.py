@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 
 from layerwise.cli.common import add_json, add_seed, emit, show_progress
-from layerwise.errors import ConfigError
 
 SUITES = ("lab7", "rbm", "ddp", "rbm-parallel")
 
@@ -38,24 +37,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_bench(args) -> int:
-    return {"lab7": cmd_lab7, "rbm": cmd_rbm, "ddp": cmd_ddp,
-            "rbm-parallel": cmd_rbm_parallel}[args.suite](args)
+    from layerwise.cli import bench_scaling_cmd
+
+    return {"lab7": cmd_lab7, "rbm": cmd_rbm, "ddp": bench_scaling_cmd.cmd_ddp,
+            "rbm-parallel": bench_scaling_cmd.cmd_rbm_parallel}[args.suite](args)
 
 
-def _scaling_setup(args) -> tuple[int, list[int] | None]:
-    import os
-
-    cores = args.cores or len(os.sched_getaffinity(0))
-    try:
-        ranks = [int(k) for k in args.ranks.split(",")] if args.ranks else None
-    except ValueError:
-        raise ConfigError(f"--ranks {args.ranks!r} is not a list of whole numbers.") from None
-    if cores < 1 or (ranks is not None and (not ranks or min(ranks) < 1)):
-        raise ConfigError("--cores and every --ranks value must be at least 1.")
-    return cores, ranks
-
-
-def _environment(report: dict, suite: str, args, device=None) -> tuple[dict, Path]:
+def record_environment(report: dict, suite: str, args, device=None) -> tuple[dict, Path]:
     """Record the environment of `device` (the CPU by default) in the report and write its
     JSON to --out; returns the environment and the JSON's path."""
     import torch
@@ -66,78 +54,10 @@ def _environment(report: dict, suite: str, args, device=None) -> tuple[dict, Pat
     return env, harness.write_report(Path(args.out), suite, report)
 
 
-def _cpu_line(report: dict) -> str:
+def cpu_summary(report: dict) -> str:
     from layerwise.bench import harness
 
     return harness.cpu_line(report["environment"])
-
-
-def cmd_ddp(args) -> int:
-    from layerwise.bench import distributed
-    from layerwise.train.curves import plot
-
-    cores, ranks = _scaling_setup(args)
-    dataset, steps = args.dataset or "fashion-mnist", args.steps or 100
-    report = distributed.ddp(dataset, "deepnn", steps, 100, cores, ranks, show_progress(args))
-    env, json_path = _environment(report, "ddp", args)
-    rows = report["rows"]
-    png = plot(Path(args.out) / "ddp.png", "ranks", {"examples/s": [r["examples_per_second"]
-                                                                    for r in rows]},
-               [r["ranks"] for r in rows], f"deepnn data parallel, {env['cpu']}", "examples/s")
-    lines = [f"data-parallel deepnn on {dataset}: {steps} steps, global batch 100, gloo, "
-             f"{rows[0]['threads_per_rank']} thread(s) per rank ({env['cpu']}, torch "
-             f"{env['torch']}, revision {env['revision']})",
-             f"{'ranks':>5} {'examples/s':>11} {'efficiency':>11} {'test acc':>9}"]
-    lines += [f"{r['ranks']:>5} {r['examples_per_second']:>11.1f} {r['efficiency']:>11.0%} "
-              f"{r['test_accuracy']:>9.4f}" for r in rows]
-    lines.append(f"wrote {json_path} and {png}")
-    lines.insert(1, _cpu_line(report))
-    emit(lines, report, args.json)
-    return 0
-
-
-def cmd_rbm_parallel(args) -> int:
-    from layerwise.bench import distributed
-    from layerwise.train.curves import plot
-
-    cores, ranks = _scaling_setup(args)
-    try:
-        batches = [int(b) for b in args.batch_sizes.split(",")]
-    except ValueError:
-        raise ConfigError(f"--batch-sizes {args.batch_sizes!r} is not a list of whole "
-                          "numbers.") from None
-    precisions, visibles = args.precisions.split(","), args.visible_types.split(",")
-    if (set(precisions) - {"float32", "float64"} or set(visibles) - {"binary", "gaussian"}
-            or min(batches) < 1):
-        raise ConfigError("--precisions takes float32,float64, --visible-types binary,gaussian "
-                          "and --batch-sizes positive whole numbers.")
-    report = distributed.rbm_parallel(args.examples, 8000, 20000, batches, precisions, visibles,
-                                      cores, ranks, progress=show_progress(args))
-    env, json_path = _environment(report, "rbm-parallel", args)
-    rows = report["rows"]
-    ks = sorted({r["ranks"] for r in rows})
-    series = {}
-    for r in rows:
-        key = f"{r['visible']} {r['precision']} b{r['batch']}"
-        series.setdefault(key, []).append(r["epoch_seconds"])
-    base = {k: v[0] for k, v in series.items()}
-    png = plot(Path(args.out) / "rbm-parallel.png", "ranks",
-               {k: [base[k] / t for t in v] for k, v in series.items()}, ks,
-               "model-parallel CD-1, 8000 x 20000: speed-up over 1 rank", "speed-up")
-    lines = [f"model-parallel CD-1, {args.examples} random binary vectors, 8000 visible x "
-             f"20000 hidden, gloo, {rows[0]['threads_per_rank']} thread(s) per rank "
-             f"({env['cpu']}, torch {env['torch']}, revision {env['revision']})",
-             f"{'visible':<9} {'precision':<9} {'batch':>5} {'ranks':>5} {'epoch s':>9} "
-             f"{'K->2K':>7} {'effic.':>7} {'ideal':>6}"]
-    for r in rows:
-        speed = (f"{r['speedup_to_2k']:>7.2f} {r['efficiency_to_2k']:>7.0%} "
-                 f"{r['ideal_speedup_to_2k']:>6.2f}" if "speedup_to_2k" in r else "")
-        lines.append(f"{r['visible']:<9} {r['precision']:<9} {r['batch']:>5} {r['ranks']:>5} "
-                     f"{r['epoch_seconds']:>9.2f} {speed}")
-    lines.append(f"wrote {json_path} and {png}")
-    lines.insert(1, _cpu_line(report))
-    emit(lines, report, args.json)
-    return 0
 
 
 def cmd_rbm(args) -> int:
@@ -148,7 +68,7 @@ def cmd_rbm(args) -> int:
     device = resolve_device(args.device)
     dataset = args.dataset or "fashion-mnist"
     report = rbm.run(dataset, device, args.seed, progress=show_progress(args))
-    env, json_path = _environment(report, "rbm", args, device)
+    env, json_path = record_environment(report, "rbm", args, device)
     out = Path(args.out)
     timed = {n: r["seconds"] for n, r in report["rows"].items() if "seconds" in r}
     timed["floor"] = report["floor_seconds"]
@@ -183,7 +103,7 @@ def cmd_rbm(args) -> int:
                      f"{r['achieved_flops'] / 1e9:>9.1f} {r['gemm_flops'] / 1e9:>13.1f} "
                      f"{r['fraction_of_gemm']:>8.0%}")
     lines.append(f"wrote {json_path} and {out / 'rbm.png'}")
-    lines.insert(1, _cpu_line(report))
+    lines.insert(1, cpu_summary(report))
     emit(lines, report, args.json)
     return 0
 
@@ -197,7 +117,7 @@ def cmd_lab7(args) -> int:
     args.dataset = args.dataset or "mnist-10k"
     steps = args.steps or (20000 if device.type == "cuda" else 500)
     report = lab7.run(args.dataset, steps, device, args.seed, progress=show_progress(args))
-    env, json_path = _environment(report, "lab7", args, device)
+    env, json_path = record_environment(report, "lab7", args, device)
     out = Path(args.out)
     names = list(report["rows"])
     plot(out / "lab7.png", "implementation", {"seconds": [report["rows"][n]["seconds"]
@@ -210,6 +130,6 @@ def cmd_lab7(args) -> int:
               for n, r in report["rows"].items()]
     lines.append(f"speed-up of the fastest over plain eager: {report['speedup_vs_plain']:.2f}x; "
                  f"wrote {json_path} and {out / 'lab7.png'}")
-    lines.insert(1, _cpu_line(report))
+    lines.insert(1, cpu_summary(report))
     emit(lines, report, args.json)
     return 0
