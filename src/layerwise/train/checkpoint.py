@@ -83,6 +83,11 @@ def load_checkpoint(path: str | Path, kind: str | None = None) -> dict:
                         f"{payload['version']}); upgrade layerwise to read it.")
     if kind is not None and payload.get("kind") != kind:
         raise DataError(f"{path} holds a {payload.get('kind')} model, not a {kind} one.")
+    state = payload.get("state")
+    if not isinstance(payload.get("model"), dict) or not isinstance(state, dict) or not all(
+            isinstance(t, torch.Tensor) for t in state.values()):
+        raise DataError(f"{path} is a damaged layerwise checkpoint: its model description or "
+                        "weights are missing.")
     return payload
 
 
