@@ -237,3 +237,23 @@ def test_random_shift_moves_each_image_within_the_bound_and_keeps_its_content():
     assert dy.abs().max() == 2 and dx.abs().max() == 2  # every offset in [-2, 2] occurs
     assert len(set(zip(dy.tolist(), dx.tolist(), strict=True))) > 10
     assert torch.equal(random_shift(x, 0), x)
+
+
+def test_the_front_door_takes_any_module_and_rbms_take_arrays(tmp_path):
+    """fit() trains an nn.Module built outside layerwise; train_rbm() takes a numpy array."""
+    import numpy as np
+
+    import layerwise as lw
+
+    data = lw.load_dataset("mnist-10k")
+    net = nn.Sequential(nn.Flatten(), nn.Linear(784, 32), nn.ReLU(), nn.Linear(32, 10))
+    result = lw.fit(net, data, lw.TrainConfig(steps=60, eval_every=30),
+                    lw.RunConfig(device="cpu"), progress=False)
+    assert result.model is net and result.model_config is None
+    assert result.to_dict()["model"] == "Sequential" and result.test_accuracy > 0.6
+    assert [r["step"] for r in result.history] == [30, 60]
+    x = (np.random.default_rng(0).random((200, 12)) < 0.3).astype(np.float32)
+    rbm = lw.train_rbm(x, lw.RBMConfig(n_hidden=5), lw.CDConfig(epochs=2, batch_size=20),
+                       lw.RunConfig(device="cpu"), progress=False)
+    assert rbm.rbm.cfg.n_visible == 12 and len(rbm.history) == 2 and rbm.recon_error is None
+    assert rbm.transform(torch.from_numpy(x)).shape == (200, 5)
