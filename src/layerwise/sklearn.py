@@ -93,7 +93,7 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         rng = check_random_state(self.random_state)
         self._init_parameters(rng, X.shape[1], self._float(X))
         trainer = self._trainer(rng)
-        x = self._tensor(X, trainer)
+        x = _tensor(X, trainer.rbm.W)
         n = len(x)
         n_batches = int(np.ceil(n / self.batch_size))
         slices = list(gen_even_slices(n_batches * self.batch_size, n_batches, n_samples=n))
@@ -121,7 +121,7 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             self._validate_params()
             self._init_parameters(self.random_state_, X.shape[1], self._float(X))
         trainer = self._trainer(self.random_state_)
-        trainer.step(self._tensor(X, trainer), error=False)
+        trainer.step(_tensor(X, trainer.rbm.W), error=False)
         self._store(trainer)
         return self
 
@@ -171,12 +171,7 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         """The fitted RBM in X's float type on the device, and X as a tensor there."""
         rbm = self.to_rbm().to(device=resolve_device(self.device),
                                dtype=torch.float32 if X.dtype == np.float32 else torch.float64)
-        return rbm, self._tensor(X, rbm)
-
-    def _tensor(self, X, owner) -> torch.Tensor:
-        W = owner.rbm.W if isinstance(owner, CDTrainer) else owner.W
-        dense = X.toarray() if sp.issparse(X) else X
-        return torch.tensor(dense, dtype=W.dtype, device=W.device)
+        return rbm, _tensor(X, rbm.W)
 
     @torch.no_grad()
     def transform(self, X):
@@ -219,3 +214,10 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         tags.input_tags.sparse = True
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
+
+
+def _tensor(X, like: torch.Tensor) -> torch.Tensor:
+    """X (dense or sparse) as a new tensor of like's dtype and device (a copy: the caller's
+    array may be read-only, and is never written)."""
+    dense = X.toarray() if sp.issparse(X) else X
+    return torch.tensor(dense, dtype=like.dtype, device=like.device)
