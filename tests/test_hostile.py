@@ -196,3 +196,66 @@ def test_memory_is_refused_before_it_is_taken(tmp_path, capsys):
     assert main(["train", "mlp", "--hidden", "100000000000", "--device", "cpu"]) == 2
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 2 and all("GB of memory" in line for line in err)
+
+
+@pytest.fixture(scope="module")
+def saved_runs(tmp_path_factory):
+    """An mlp checkpoint (hidden 32, adam, 20 steps) and an RBM one (16 hidden, 1 epoch)."""
+    d = tmp_path_factory.mktemp("resume")
+    assert main(["train", "mlp", "--hidden", "32", "--steps", "20", "--device", "cpu",
+                 "--checkpoint", str(d / "mlp.pt"), "--quiet"]) == 0
+    assert main(["rbm", "train", "--hidden", "16", "--epochs", "1", "--device", "cpu",
+                 "--checkpoint", str(d / "rbm.pt"), "--quiet"]) == 0
+    return d
+
+
+@pytest.mark.parametrize("argv,named", [
+    (["train", "softmax"], "the model mlp (asked: softmax)"),
+    (["train", "mlp", "--hidden", "64"], "--hidden 32 (asked: 64)"),
+    (["train", "mlp", "--optimizer", "sgd", "--batch-size", "10"], "--optimizer adam"),
+    (["train", "mlp", "--activation", "tanh", "--seed", "3"], "--seed 0 (asked: 3)"),
+    (["rbm", "train", "--visible", "gaussian"], "--visible binary (asked: gaussian)"),
+    (["rbm", "train", "--hidden", "20", "--pcd"], "--pcd False (asked: True)"),
+    (["rbm", "train", "--binarize"], "without --binarize"),
+    (["rbm", "train", "--parallel", "model"], "single-process run"),
+])
+def test_resume_refuses_changes_that_cannot_be_made(saved_runs, argv, named, capsys):
+    ckpt = saved_runs / ("rbm.pt" if argv[0] == "rbm" else "mlp.pt")
+    before = ckpt.read_bytes()
+    code = main([*argv, "--resume", str(ckpt), "--checkpoint", str(ckpt), "--device", "cpu",
+                 "--quiet"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("layerwise: error: ") and err.count("\n") == 1, err
+    assert named in err and "Traceback" not in err
+    assert ckpt.read_bytes() == before
+
+
+def test_resume_applies_and_says_the_changes_it_may_make(saved_runs, tmp_path, capsys):
+    out = tmp_path / "mlp.pt"
+    assert main(["train", "mlp", "--resume", str(saved_runs / "mlp.pt"), "--steps", "30",
+                 "--lr", "0.01", "--checkpoint", str(out), "--device", "cpu"]) == 0
+    err = capsys.readouterr().out  # said with the progress lines
+    assert "--lr 0.001 -> 0.01" in err and "--steps 20 -> 30" in err
+    payload = torch.load(out, weights_only=False)
+    assert payload["train"]["lr"] == 0.01 and payload["step"] == 30
+    assert payload["optimizer"]["param_groups"][0]["lr"] == 0.01  # used, not only recorded
+    rbm = tmp_path / "rbm.pt"
+    assert main(["rbm", "train", "--resume", str(saved_runs / "rbm.pt"), "--epochs", "2",
+                 "--lr", "0.02", "--checkpoint", str(rbm), "--device", "cpu", "--json"]) == 0
+    err = capsys.readouterr().err  # under --json progress goes to stderr
+    assert "--lr 0.05 -> 0.02" in err and "--epochs 1 -> 2" in err
+    assert torch.load(rbm, weights_only=False)["train"]["lr"] == 0.02
+
+
+def test_resume_in_python_compares_the_model_too(saved_runs):
+    from layerwise import ModelConfig, RunConfig, fit
+    from layerwise.errors import ConfigError
+    from layerwise.train.run import resume_recipe
+
+    run = RunConfig(device="cpu", resume=str(saved_runs / "mlp.pt"))
+    with pytest.raises(ConfigError, match="--hidden 32"):
+        fit(ModelConfig("mlp", hidden=(8,)), "mnist-10k", None, run, progress=False)
+    model, cfg = resume_recipe(run.resume, train={"steps": 25})
+    assert model.hidden == (32,) and cfg.steps == 25 and cfg.optimizer == "adam"
+    assert fit(model, "mnist-10k", cfg, run, progress=False).notes == (
+        f"resuming {run.resume} with --steps 20 -> 25",)

@@ -94,11 +94,15 @@ def test_sharded_checkpoint_resumes_exactly_with_same_ranks(tmp_path):
         assert code == 0, err
     manifest = json.loads((shards / "manifest.json").read_text())
     assert manifest["epoch"] == 1 and len(manifest["files"]) == 2
+    # What a run killed while writing epoch 2 leaves: one rank's shard of an epoch the manifest
+    # does not name, and the other's temporary file (its writer, pid 999999999, is gone).
+    (shards / "shard-000-of-002.e0002.pt").write_bytes(b"not named by the manifest")
+    (shards / ".shard-001-of-002.e0002.pt.999999999.x1.part").write_bytes(b"half written")
     resumed = tmp_path / "resumed.pt"
     for code, _, err in run_ranks([*args, "--epochs", "3", "--resume", str(shards), "--shards",
                                    str(shards), "--save", str(resumed)], 2):
         assert code == 0, err
-    assert sorted(p.name for p in shards.glob("shard-*")) == [
+    assert sorted(p.name for p in shards.glob("*shard-*")) == [
         "shard-000-of-002.e0003.pt", "shard-001-of-002.e0003.pt"]
     a, b = layerwise.rbm.load(straight), layerwise.rbm.load(resumed)
     assert torch.equal(a.W, b.W) and torch.equal(a.b_vis, b.b_vis)

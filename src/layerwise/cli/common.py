@@ -59,6 +59,14 @@ def add_device(p: argparse.ArgumentParser) -> None:
                         f"with an error (default {DEFAULT_TIMEOUT:g})")
 
 
+GIVEN = "_given_flags"
+
+
+def given(args) -> set[str]:
+    """The destinations of the flags given on the command line (not left at their default)."""
+    return set(getattr(args, GIVEN, None) or ())
+
+
 def run_config(args, **fields):
     """The RunConfig of the data and device flags (and of `fields`, e.g. logdir and resume)."""
     from layerwise.runtime import RunConfig

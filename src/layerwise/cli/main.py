@@ -17,7 +17,7 @@ from layerwise.cli import (
     rbm_cmd,
     train_cmd,
 )
-from layerwise.cli.common import HelpFormatter
+from layerwise.cli.common import GIVEN, HelpFormatter
 from layerwise.errors import LayerwiseError, Terminated
 from layerwise.progress import send_to_stderr
 
@@ -42,12 +42,36 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _with_defaults(parser: argparse.ArgumentParser) -> None:
-    """Every (sub)command's help shows each flag's default."""
+    """Every (sub)command's help shows each flag's default, and each flag given on the command
+    line is recorded (`common.given`), so that a resumed run can tell a flag asked for from a
+    default."""
     parser.formatter_class = HelpFormatter
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for child in action.choices.values():
                 _with_defaults(child)
+        elif not isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
+            action.__class__ = _recording(type(action))
+
+
+_RECORDING: dict[type, type] = {}
+
+
+def _recording(cls: type) -> type:
+    """`cls` whose call also adds its destination to the namespace's set of given flags."""
+    if cls in _RECORDING or cls in _RECORDING.values():
+        return _RECORDING.get(cls, cls)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        given = getattr(namespace, GIVEN, None)
+        if given is None:
+            given = set()
+            setattr(namespace, GIVEN, given)
+        given.add(self.dest)
+        cls.__call__(self, parser, namespace, values, option_string)
+
+    _RECORDING[cls] = type(cls.__name__, (cls,), {"__call__": __call__})
+    return _RECORDING[cls]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,6 +12,7 @@ from layerwise.cli.common import (
     add_json,
     add_seed,
     emit,
+    given,
     run_config,
     show_progress,
 )
@@ -125,6 +126,33 @@ def cd_config(args):
                     matmul=args.matmul, seed=args.seed)
 
 
+MODEL_FLAGS = {"hidden": "n_hidden", "visible": "visible", "learn_sigma": "learn_sigma",
+               "dtype": "dtype"}
+CD_FLAGS = {"cd_k": "cd_k", "pcd": "persistent", "sample_visible": "sample_visible",
+            "epochs": "epochs", "batch_size": "batch_size", "lr": "lr", "momentum": "momentum",
+            "weight_decay": "weight_decay", "matmul": "matmul", "seed": "seed"}
+PARALLEL_FLAGS = {"parallel": "algorithm", "sync_every": "sync_every",
+                  "rng_blocks": "rng_blocks"}
+
+
+def resumed_recipe(args, model, cd, parallel):
+    """With --resume: the checkpoint's architecture and recipe with the flags given changed
+    (train_rbm applies the changes a resumed run may make and refuses the others)."""
+    from layerwise.rbm.run import resume_rbm_recipe
+
+    flags = given(args)
+    model, cd, stored_parallel = resume_rbm_recipe(
+        args.resume,
+        model={field: getattr(model, field) for dest, field in MODEL_FLAGS.items()
+               if dest in flags},
+        cd={field: getattr(cd, field) for dest, field in CD_FLAGS.items() if dest in flags},
+        parallel={field: getattr(parallel, field) for dest, field in PARALLEL_FLAGS.items()
+                  if dest in flags and parallel is not None})
+    if parallel is not None and stored_parallel is not None:
+        parallel = stored_parallel
+    return model, cd, parallel, args.binarize if "binarize" in flags else None
+
+
 def cmd_train(args) -> int:
     from layerwise.distributed import env_rank
     from layerwise.rbm.model import RBMConfig
@@ -133,11 +161,14 @@ def cmd_train(args) -> int:
 
     model = RBMConfig(n_hidden=args.hidden, visible=args.visible, learn_sigma=args.learn_sigma,
                       dtype=args.dtype)
+    cd, binarize = cd_config(args), args.binarize
     parallel = ParallelConfig(args.parallel, args.sync_every, args.rng_blocks) \
         if args.parallel else None
+    if args.resume:
+        model, cd, parallel, binarize = resumed_recipe(args, model, cd, parallel)
     run = run_config(args, logdir=args.logdir, resume=args.resume, val_size=args.val_size)
-    result = train_rbm(args.dataset, model, cd_config(args), run, parallel=parallel,
-                       binarize=args.binarize, checkpoint=args.save, shards=args.shards,
+    result = train_rbm(args.dataset, model, cd, run, parallel=parallel,
+                       binarize=binarize, checkpoint=args.save, shards=args.shards,
                        images=args.images, eval_features=args.eval_features,
                        cuda_graphs=args.cuda_graphs, progress=show_progress(args))
     if env_rank() != 0:  # under torchrun rank 0 reports for all

@@ -11,6 +11,7 @@ from layerwise.cli.common import (
     add_json,
     add_seed,
     emit,
+    given,
     run_config,
     show_progress,
 )
@@ -114,6 +115,25 @@ def recipe_from(args):
     return model, cfg
 
 
+MODEL_FLAGS = {"model": "name", "dropout": "dropout", "activation": "activation",
+               "hidden": "hidden", "degree": "degree", "pool": "pool"}
+TRAIN_FLAGS = ("optimizer", "lr", "momentum", "l2", "batch_size", "seed", "eval_every",
+               "patience", "shift", "cuda_graphs", "steps", "epochs")
+
+
+def resumed_recipe(args, model, cfg):
+    """With --resume: the checkpoint's model and recipe with the flags given changed (fit
+    applies the changes a resumed run may make and refuses the others)."""
+    from layerwise.train.run import resume_recipe
+
+    flags = given(args)
+    return resume_recipe(
+        args.resume,
+        model={field: getattr(model, field) for dest, field in MODEL_FLAGS.items()
+               if dest in flags},
+        train={dest: getattr(cfg, dest) for dest in TRAIN_FLAGS if dest in flags})
+
+
 def result_line(figures: dict) -> str:
     """`MODEL on DATASET (DEVICE): test accuracy A, test loss L` (MSE for regression)."""
     metric = "test_accuracy" if "test_accuracy" in figures else "test_mse"
@@ -128,6 +148,8 @@ def cmd_train(args) -> int:
     from layerwise.train.run import fit
 
     model, cfg = recipe_from(args)
+    if args.resume:
+        model, cfg = resumed_recipe(args, model, cfg)
     run = run_config(args, logdir=args.logdir, resume=args.resume, val_size=args.val_size)
     result = fit(model, args.dataset, cfg, run, checkpoint=args.checkpoint, init=args.init,
                  freeze=args.freeze, curves=args.curves, progress=show_progress(args))

@@ -60,13 +60,15 @@ def load_preprocessing(payload: dict) -> Preprocessing:
     return Preprocessing.from_dict(payload.get("extra", {}).get("prep", {}))
 
 
-def resume_trainer(payload: dict, rbm: RBM, epochs: int | None = None) -> CDTrainer:
-    """A CDTrainer continuing the saved run (to `epochs` in total if given)."""
+def resume_trainer(payload: dict, rbm: RBM, epochs: int | None = None,
+                   cd: CDConfig | None = None) -> CDTrainer:
+    """A CDTrainer continuing the saved run (to `epochs` in total if given; with the recipe
+    `cd` instead of the stored one if given)."""
     if "optimizer" not in payload or "train" not in payload:
         raise ConfigError("this checkpoint holds a model without its training state (a "
                           "parallel run's --save); resume that run from its --shards "
                           "directory instead.")
-    stored = dict(payload["train"])
+    stored = cd.to_dict() if cd is not None else dict(payload["train"])
     if epochs is not None:
         stored["epochs"] = epochs
     trainer = CDTrainer(rbm, CDConfig(**stored))

@@ -28,6 +28,7 @@ from layerwise.rbm.model import RBM, RBMConfig, check_native_products
 from layerwise.rbm.monitor import RBMMonitor, epoch_measures
 from layerwise.rbm.parallel import ParallelCD, ParallelConfig
 from layerwise.rbm.train import CDConfig, CDTrainer
+from layerwise.resume import CD_MAY_CHANGE, reconcile, with_changes
 from layerwise.runtime import DataLike, RunConfig, as_dataset, check_outputs, setup_device
 
 MEASURE_SAMPLE = 1000  # examples used for the per-epoch pseudo-likelihood and free-energy gap
@@ -66,7 +67,8 @@ class RBMResult:
 
 def train_rbm(data: DataLike, model: RBMConfig | None = None, cd: CDConfig | None = None,
               run: RunConfig | None = None, *, parallel: ParallelConfig | None = None,
-              binarize: bool = False, checkpoint: str | None = None, shards: str | None = None,
+              binarize: bool | None = None, checkpoint: str | None = None,
+              shards: str | None = None,
               images: str | None = None, eval_features: bool = False,
               cuda_graphs: bool = False, progress: bool = True) -> RBMResult:
     """Train an RBM (or resume `run.resume`) on `data`: a dataset name, a `Dataset`, or a
@@ -76,8 +78,14 @@ def train_rbm(data: DataLike, model: RBMConfig | None = None, cd: CDConfig | Non
     `checkpoint` is rewritten after every epoch; `shards` (parallel runs) is a sharded
     checkpoint directory, also written every epoch and resumed with `RunConfig(resume=DIR)`.
     `images` gets filters.png; `eval_features` compares softmax on the features with softmax
-    on the raw inputs. Under torchrun every rank calls this with the same arguments."""
-    model, cd, run = model or RBMConfig(), cd or CDConfig(), run or RunConfig()
+    on the raw inputs. Under torchrun every rank calls this with the same arguments.
+
+    With `run.resume`, `model`, `cd`, `parallel` and `binarize` left None continue the stored
+    run as it was; given (see `resume_rbm_recipe`), their changes of epochs, learning rate,
+    momentum, penalty or product precision are applied and said, and any other change refused."""
+    run = run or RunConfig()
+    if not run.resume:
+        model, cd, binarize = model or RBMConfig(), cd or CDConfig(), bool(binarize)
     check_outputs(checkpoint, logdir=run.logdir, plots=images, shards=shards)
     dist = join(setup_device(run), run.timeout)
     try:
@@ -113,7 +121,10 @@ def _train(data, model, cd, parallel, run, dist: Dist, binarize, checkpoint, sha
     with dist.main_first("loading the data"):
         data = as_dataset(data, run, cd.seed, dist.device, progress)
     if run.resume:
-        trainer, prep = _resume(run.resume, cd, parallel, dist)
+        trainer, prep, notes = _resume(run.resume, model, cd, parallel, binarize, dist)
+        if progress:
+            for line in notes:
+                print(line, file=stream(), flush=True)
         n_visible, width = trainer.rbm_config.n_visible, data.train.x[0].numel()
         if n_visible != width:
             raise ConfigError(f"{run.resume} has {n_visible} visible units but {data.name}'s "
@@ -170,22 +181,66 @@ def _start(data: Dataset, model: RBMConfig, cd: CDConfig, parallel: ParallelConf
     return ParallelCD(init, cd, parallel, dist), prep
 
 
-def _resume(path: str, cd: CDConfig, parallel: ParallelConfig | None, dist: Dist
-            ) -> tuple[Trainer, Preprocessing]:
+def _stored(path: str) -> tuple[dict, RBMConfig, CDConfig, ParallelConfig | None]:
+    """The payload (single run) or manifest (parallel run) saved at `path`, and its configs."""
+    if Path(path).is_dir():
+        saved = shards.read_manifest(path)
+        return saved, RBMConfig.from_dict(saved["model"]), CDConfig(**saved["train"]), \
+            ParallelConfig(**saved["parallel"])
+    saved = io.load_payload(path)
+    if "train" not in saved:
+        raise ConfigError(f"{path} holds a model without its training state (a parallel run's "
+                          "--save); resume that run from its --shards directory instead.")
+    return saved, RBMConfig.from_dict(saved["model"]), CDConfig(**saved["train"]), None
+
+
+def resume_rbm_recipe(path: str, model: dict | None = None, cd: dict | None = None,
+                      parallel: dict | None = None
+                      ) -> tuple[RBMConfig, CDConfig, ParallelConfig | None]:
+    """The architecture, recipe and split (None for a single-process run) of the RBM run saved
+    at `path` (a checkpoint file, or a parallel run's shard directory) with `model`, `cd` and
+    `parallel` (RBMConfig, CDConfig and ParallelConfig fields) changed: what `train_rbm` is
+    given to continue it, e.g. with more epochs or a new learning rate."""
+    _, stored_model, stored_cd, stored_parallel = _stored(path)
+    if stored_parallel is not None:
+        stored_parallel = with_changes(stored_parallel, parallel or {})
+    return (with_changes(stored_model, model or {}), with_changes(stored_cd, cd or {}),
+            stored_parallel)
+
+
+def _resume(path: str, model: RBMConfig | None, cd: CDConfig | None,
+            parallel: ParallelConfig | None, binarize: bool | None, dist: Dist
+            ) -> tuple[Trainer, Preprocessing, list[str]]:
     """The trainer of the run saved at `path` (a checkpoint file, or a sharded directory for
-    parallel runs), to continue to `cd.epochs` epochs in total."""
+    parallel runs), with the changes `model`, `cd` and `parallel` ask for (see reconcile)."""
+    saved, stored_model, stored_cd, stored_parallel = _stored(path)
+    if (parallel is None) != (stored_parallel is None):
+        kind = "parallel" if stored_parallel else "single-process"
+        how = "with --parallel, from its --shards directory" if stored_parallel else \
+            "without --parallel"
+        raise ConfigError(f"{path} was written by a {kind} run; resume it {how}.")
+    pairs = [(stored_model, model or stored_model), (stored_cd, cd or stored_cd)]
+    if parallel is not None:
+        pairs.append((stored_parallel, parallel))
+    notes = reconcile(path, pairs, CD_MAY_CHANGE)
+    if cd is not None:
+        stored_cd = with_changes(stored_cd, {k: getattr(cd, k) for k in CD_MAY_CHANGE
+                                             if getattr(cd, k) is not None})
     if parallel is None:
-        payload = io.load_payload(path)
-        rbm = io.rbm_from_payload(payload, path).to(dist.device)
-        return io.resume_trainer(payload, rbm, epochs=cd.epochs), io.load_preprocessing(payload)
-    manifest = shards.read_manifest(path)
-    state, prep = shards.load_shard(path, manifest, dist)
-    model = RBMConfig.from_dict(manifest["model"])
-    stored = dataclasses.replace(CDConfig(**manifest["train"]), epochs=cd.epochs)
-    init = RBM(model, torch.Generator().manual_seed(stored.seed))
-    trainer = ParallelCD(init, stored, ParallelConfig(**manifest["parallel"]), dist)
+        prep = io.load_preprocessing(saved)
+        if binarize is not None and binarize != prep.binarize:
+            raise ConfigError(f"{path} was trained {'with' if prep.binarize else 'without'} "
+                              "--binarize, and a resumed run cannot change that.")
+        rbm = io.rbm_from_payload(saved, path).to(dist.device)
+        return io.resume_trainer(saved, rbm, cd=stored_cd), prep, notes
+    state, prep = shards.load_shard(path, saved, dist)
+    if binarize is not None and binarize != prep.binarize:
+        raise ConfigError(f"{path} was trained {'with' if prep.binarize else 'without'} "
+                          "--binarize, and a resumed run cannot change that.")
+    init = RBM(stored_model, torch.Generator().manual_seed(stored_cd.seed))
+    trainer = ParallelCD(init, stored_cd, stored_parallel, dist)
     trainer.load_state_dict(state)
-    return trainer, prep
+    return trainer, prep, notes
 
 
 def _save(trainer: Trainer, prep: Preprocessing, dataset: str, checkpoint: str | None,

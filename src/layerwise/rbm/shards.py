@@ -2,10 +2,11 @@
 
 A directory holding one file per rank, `shard-RRR-of-KKK.eEEEE.pt` (the tensors that rank holds,
 its velocities and generators), `prep.pt` (the data preprocessing) and `manifest.json`, written
-by rank 0 after every rank has written its shard for that epoch. A reader trusts the manifest
-only: shards of a newer epoch left by an interruption are ignored, and older ones are removed
-once the manifest names the new set. Resuming needs the same number of ranks, since each holds
-its own blocks.
+by rank 0 after every rank has written its shard for that epoch (and `prep.pt` before it). A
+reader trusts the manifest only: shards of a newer epoch left by an interruption are ignored
+and removed when the run resumes, with the temporary files of killed writers; older ones are
+removed once the manifest names the new set. Resuming needs the same number of ranks, since
+each holds its own blocks.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from layerwise.data.files import atomic_output, atomic_write_bytes
+from layerwise.data.files import atomic_output, atomic_write_bytes, remove_stale_parts
 from layerwise.distributed import Dist
 from layerwise.errors import ConfigError, DataError
 from layerwise.rbm.data import Preprocessing
@@ -39,6 +40,8 @@ def save_shards(directory: str | Path, trainer: ParallelCD, prep: Preprocessing,
         torch.save({k: _cpu(v) for k, v in trainer.state_dict().items()}, f)
     dist.barrier("waiting for every rank's shard")
     if dist.is_main:
+        with atomic_output(directory / "prep.pt") as f:
+            torch.save(prep.to_dict(), f)
         manifest = {"format": SHARDS_FORMAT, "version": 1, "ranks": dist.world_size,
                     "epoch": trainer.epoch, "model": trainer.rbm_config.to_dict(),
                     "train": trainer.cd.to_dict(), "parallel": trainer.par.to_dict(),
@@ -46,13 +49,23 @@ def save_shards(directory: str | Path, trainer: ParallelCD, prep: Preprocessing,
                     "files": [shard_name(k, dist.world_size, trainer.epoch)
                               for k in range(dist.world_size)]}
         atomic_write_bytes(directory / MANIFEST, (json.dumps(manifest, indent=1) + "\n").encode())
-        with atomic_output(directory / "prep.pt") as f:
-            torch.save(prep.to_dict(), f)
     dist.barrier("waiting for the manifest")
-    for old in directory.glob(f"shard-{dist.rank:03d}-of-{dist.world_size:03d}.e*.pt"):
-        if old.name != name:
+    tidy(directory, name, dist.rank, dist.world_size)
+
+
+def tidy(directory: Path, keep: str, rank: int, ranks: int) -> list[Path]:
+    """Remove this rank's shards other than `keep` (the one the manifest names) and the
+    temporary files its killed writers left; return what was removed."""
+    removed = []
+    pattern = f"shard-{rank:03d}-of-{ranks:03d}.e*.pt"
+    for old in directory.glob(pattern):
+        if old.name != keep:
             with contextlib.suppress(FileNotFoundError):
                 old.unlink()
+                removed.append(old)
+    for old in directory.glob("." + pattern + ".*.part"):
+        removed += remove_stale_parts(old.parent / (old.name[1:].split(".pt.", 1)[0] + ".pt"))
+    return removed
 
 
 def _cpu(v):
@@ -92,4 +105,5 @@ def load_shard(directory: str | Path, manifest: dict, dist: Dist) -> tuple[dict,
     if int(state["epoch"]) != manifest["epoch"]:
         raise DataError(f"{path} is of epoch {state['epoch']} but {MANIFEST} says "
                         f"{manifest['epoch']}; the checkpoint is inconsistent.")
+    tidy(Path(directory), path.name, dist.rank, dist.world_size)
     return state, Preprocessing.from_dict(prep)

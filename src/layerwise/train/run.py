@@ -24,6 +24,8 @@ from layerwise.data.datasets import Dataset
 from layerwise.distributed import Dist, join
 from layerwise.errors import ConfigError
 from layerwise.nn.models import ModelConfig, build_model, freeze_layers
+from layerwise.progress import stream
+from layerwise.resume import TRAIN_MAY_CHANGE, reconcile, with_changes
 from layerwise.runtime import DataLike, RunConfig, as_dataset, check_outputs, setup_device
 from layerwise.train.checkpoint import (
     load_checkpoint,
@@ -53,6 +55,7 @@ class FitResult:
     ranks: int = 1
     best_step: int | None = None  # early stopping: the step whose weights were kept
     classes: tuple[str, ...] = ()  # the dataset's class names (classification)
+    notes: tuple[str, ...] = ()  # what a resumed run changed from its checkpoint's recipe
 
     @property
     def test_accuracy(self) -> float | None:
@@ -70,6 +73,8 @@ class FitResult:
                    **{f"test_{k}": v for k, v in self.test.items()}}
         if self.history:
             figures["last_eval"] = self.history[-1]
+        if self.notes:
+            figures["resume_changes"] = list(self.notes)
         figures["history"] = self.history
         figures["ranks"] = self.ranks
         return figures
@@ -83,10 +88,14 @@ def fit(model: ModelLike, data: DataLike, config: TrainConfig | None = None,
     dataset name, loaded as `run` says, or a Dataset) and evaluate it on the test split.
 
     `checkpoint` is written at every evaluation; `run.resume` continues a checkpoint's run
-    exactly (its recipe, with the total length and `cuda_graphs` of `config`); `init` starts
+    exactly: with `config` None its recipe as stored, otherwise `config` (see `resume_recipe`),
+    whose changes of length, learning rate, penalty or evaluation are applied and said, and any
+    other change refused, as is a `model` other than the stored one; `init` starts
     from a checkpoint's weights and `freeze` freezes the first N layers (transfer learning);
     `curves` gets the per-evaluation curves as CSV and PNG."""
-    config, run = config or TrainConfig(), run or RunConfig()
+    run = run or RunConfig()
+    if config is None and not run.resume:
+        config = TrainConfig()
     check_outputs(checkpoint, logdir=run.logdir, plots=curves)
     if run.resume and init:
         raise ConfigError("--resume continues a run and --init starts a new one from weights; "
@@ -99,28 +108,67 @@ def fit(model: ModelLike, data: DataLike, config: TrainConfig | None = None,
         dist.close()
 
 
-def resumed_config(payload: dict, config: TrainConfig) -> TrainConfig:
-    """The recipe stored in a checkpoint, with `config`'s total length (when it sets one) and
-    its `cuda_graphs`: how the steps run is the new run's choice."""
+def resumed_config(payload: dict, config: TrainConfig | None, path: str = "checkpoint",
+                   model: ModelConfig | None = None) -> tuple[TrainConfig, list[str]]:
+    """The recipe stored in a checkpoint, compared with `config` (None: the stored recipe as
+    it is): the fields of `resume.TRAIN_MAY_CHANGE` are taken from `config` and returned as one
+    line each; any other difference, or a `model` other than the stored one, is a ConfigError.
+    A `config` without steps or epochs keeps the stored length."""
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    stored = {k: v for k, v in payload.get("train", {}).items() if k in fields}
-    if config.steps is not None or config.epochs is not None:
-        stored.update(steps=config.steps, epochs=config.epochs)
-    return TrainConfig(**{**stored, "cuda_graphs": config.cuda_graphs})
+    stored = TrainConfig(**{k: v for k, v in payload.get("train", {}).items() if k in fields})
+    if config is None and model is None:
+        return stored, []
+    config = config or stored
+    if config.steps is None and config.epochs is None:
+        config = dataclasses.replace(config, steps=stored.steps, epochs=stored.epochs)
+    pairs = [(stored, config)]
+    if model is not None and payload["model"].get("name") != CUSTOM["name"]:
+        pairs.append((ModelConfig.from_dict(payload["model"]), model))
+    notes = reconcile(path, pairs, TRAIN_MAY_CHANGE)
+    return dataclasses.replace(stored, **{k: getattr(config, k) for k in TRAIN_MAY_CHANGE}), \
+        notes
+
+
+def resume_recipe(path: str, model: dict | None = None, train: dict | None = None
+                  ) -> tuple[ModelConfig, TrainConfig]:
+    """The model and recipe of the run saved at `path` with `model` and `train` (ModelConfig
+    and TrainConfig fields) changed: what `fit(model, data, config, RunConfig(resume=path))`
+    is given to continue that run with, say, a new learning rate or a longer length."""
+    payload = load_checkpoint(path, kind="supervised")
+    stored, _ = resumed_config(payload, None)
+    if payload["model"].get("name") == CUSTOM["name"]:
+        raise ConfigError(f"{path} holds a model built outside layerwise; pass that module "
+                          "to fit() to resume it.")
+    mcfg = with_changes(ModelConfig.from_dict(payload["model"]), model or {})
+    length = {"steps": None, "epochs": None} if {"steps", "epochs"} & set(train or {}) else {}
+    return mcfg, with_changes(stored, {**length, **(train or {})})
 
 
 def _fit(model, data, cfg: TrainConfig, run: RunConfig, dist: Dist, checkpoint, init, freeze,
          curves, progress) -> FitResult:
     payload = load_checkpoint(run.resume or init, kind="supervised") if run.resume or init \
         else None
+    notes: list[str] = []
     if run.resume:
-        cfg = resumed_config(payload, cfg)
+        if isinstance(model, str) and model != payload["model"].get("name"):
+            raise ConfigError(f"{run.resume} holds a {payload['model'].get('name')} model, "
+                              f"not {model}; a resumed run continues its own model.")
+        wanted = model if isinstance(model, ModelConfig) else None
+        cfg, notes = resumed_config(payload, cfg, run.resume, wanted)
+        if progress:
+            for line in notes:
+                print(line, file=stream(), flush=True)
     if dist.active and cfg.optimizer != "gd" and cfg.batch_size < dist.world_size:
         raise ConfigError(f"--batch-size is the global batch and must be at least the number "
                           f"of ranks ({dist.world_size}).")
     torch.manual_seed(cfg.seed)
     with dist.main_first("loading the data"):
         data = as_dataset(data, run, cfg.seed, dist.device, progress)
+    trained_on = (payload or {}).get("extra", {}).get("dataset")
+    if run.resume and trained_on and trained_on != data.name:
+        notes.append(f"resuming {run.resume} on {data.name}; it was trained on {trained_on}")
+        if progress:
+            print(notes[-1], file=stream(), flush=True)
     net, mcfg = _model(model, data, payload, run.resume or init)
     net = net.to(dist.device)
     if freeze:
@@ -130,6 +178,8 @@ def _fit(model, data, cfg: TrainConfig, run: RunConfig, dist: Dist, checkpoint, 
     start_step, batch_state = 0, None
     if run.resume:
         optimizer.load_state_dict(payload["optimizer"])
+        for group in optimizer.param_groups:  # the stored rate unless the run changes it
+            group["lr"] = cfg.lr
         start_step = payload["step"]
         restore_rng(payload["rng"])
         batch_state = payload["rng"]["batches"]
@@ -161,7 +211,7 @@ def _fit(model, data, cfg: TrainConfig, run: RunConfig, dist: Dist, checkpoint, 
         name = mcfg.name if mcfg else type(net).__name__
         write_run_curves(result.history.rows, curves,
                          f"{name} on {data.name}: {recipe_text(cfg)}")
-    return _result(net, mcfg, data, result, dist)
+    return dataclasses.replace(_result(net, mcfg, data, result, dist), notes=tuple(notes))
 
 
 def _model(model: ModelLike, data: Dataset, payload: dict | None, source: str | None

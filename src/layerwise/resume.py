@@ -1,0 +1,67 @@
+"""A resumed run continues its checkpoint's recipe. The recipe asked for is compared with the
+stored one field by field: fields a run may change midway (its length, learning rate, penalty,
+how often it evaluates) are applied and said in one line each; any other difference (the model,
+its architecture, the optimiser, batch size, seed, visible units) is an error naming them all."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from typing import Any
+
+from layerwise.errors import ConfigError
+
+# Supervised runs: TrainConfig fields that may differ from the checkpoint's.
+TRAIN_MAY_CHANGE = ("steps", "epochs", "lr", "l2", "eval_every", "patience", "eval_batch_size",
+                    "cuda_graphs")
+# RBM runs: CDConfig fields that may differ (the products' precision is how steps run).
+CD_MAY_CHANGE = ("epochs", "lr", "momentum", "weight_decay", "matmul")
+
+# Fields whose command-line flag is not "--" + the field's name with dashes.
+FLAGS = {"name": "the model", "persistent": "--pcd", "n_hidden": "--hidden",
+         "n_visible": "the number of visible units", "weight_decay": "--l2",
+         "algorithm": "--parallel", "rng_blocks": "--rng-blocks", "binarize": "--binarize"}
+
+
+def flag(field: str) -> str:
+    return FLAGS.get(field, "--" + field.replace("_", "-"))
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (tuple, list)):
+        return ",".join(str(v) for v in value) or "none"
+    return "none" if value is None else str(value)
+
+
+def reconcile(path: str, pairs: Iterable[tuple[Any, Any]], may_change: Iterable[str] = ()
+              ) -> list[str]:
+    """Compare each (stored, wanted) pair of config dataclasses of the run saved at `path`.
+    Fields of `wanted` that are None leave the stored value. Raises ConfigError naming every
+    field that differs and may not change; returns one line per applied change."""
+    allowed, fixed, changes = set(may_change), [], []
+    for stored, wanted in pairs:
+        for f in dataclasses.fields(stored):
+            new, old = getattr(wanted, f.name), getattr(stored, f.name)
+            if new is None or _same(new, old):
+                continue
+            if f.name in allowed:
+                changes.append(f"{flag(f.name)} {_show(old)} -> {_show(new)}")
+            else:
+                fixed.append(f"{flag(f.name)} {_show(old)} (asked: {_show(new)})")
+    if fixed:
+        raise ConfigError(f"{path} was trained with {'; '.join(fixed)}, and a resumed run "
+                          "cannot change that: drop those flags (the checkpoint's recipe is "
+                          "used) or start a new run.")
+    return [f"resuming {path} with {c}" for c in changes]
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, (tuple, list)) and isinstance(b, (tuple, list)):
+        return list(a) == list(b)
+    return a == b
+
+
+def with_changes(config, changes: dict):
+    """`config` (a frozen dataclass) with `changes`, ignoring keys it does not have."""
+    names = {f.name for f in dataclasses.fields(config)}
+    return dataclasses.replace(config, **{k: v for k, v in changes.items() if k in names})
