@@ -73,16 +73,18 @@ def load_checkpoint(path: str | Path, kind: str | None = None) -> dict:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many types for a damaged or foreign file
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataError(f"{path} is not a readable layerwise checkpoint ({first[:200]}).") \
-            from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        why = first[:200] if len(first) > 12 else f"{type(exc).__name__}: {first}".strip(": ")
+        raise DataError(f"{path} is not a readable layerwise checkpoint ({why}).") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise DataError(f"{path} is not a layerwise checkpoint.")
     if payload.get("version", 0) > VERSION:
         raise DataError(f"{path} was written by a newer layerwise (format version "
                         f"{payload['version']}); upgrade layerwise to read it.")
     if kind is not None and payload.get("kind") != kind:
-        raise DataError(f"{path} holds a {payload.get('kind')} model, not a {kind} one.")
+        names = {"rbm": "an RBM", "supervised": "a supervised model"}
+        held = names.get(payload.get("kind"), f"a {payload.get('kind')!s} model")
+        raise DataError(f"{path} holds {held}, not {names.get(kind, kind)}.")
     state = payload.get("state")
     if not isinstance(payload.get("model"), dict) or not isinstance(state, dict) or not all(
             isinstance(t, torch.Tensor) for t in state.values()):
