@@ -36,8 +36,12 @@ def run_job(ranks: int, threads: int, command: list[str], timeout: float = 3600)
     done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env)
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
     if done.returncode != 0 or not lines:
-        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise BenchJobError(f"the job on {ranks} rank(s) failed: {tail}")
+        said = done.stderr.strip().splitlines() or ["no output"]
+        failed = [ln.split("failed: ", 1)[1] for ln in said
+                  if ln.startswith("launch: the job failed: ")]
+        logs = [ln.split("launch: ", 1)[1] for ln in said if "full log is" in ln]
+        raise BenchJobError(f"the job on {ranks} rank(s) failed: {(failed or said)[-1]}"
+                            + (f" ({logs[-1]})" if logs else ""))
     return json.loads(lines[-1])
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import os
 import socket
-import subprocess
 import sys
 
 from layerwise.errors import ConfigError
@@ -26,6 +25,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rdzv-endpoint", metavar="HOST:PORT",
                    help="rendezvous address, the same on every machine (multi-node)")
     p.add_argument("--rdzv-id", default="layerwise", help="job id shared by the machines")
+    p.add_argument("--join-timeout", type=float, default=300, metavar="SECONDS",
+                   help="multi-node: how long the machines wait for each other to join")
+    p.add_argument("--connect-timeout", type=float, default=60, metavar="SECONDS",
+                   help="multi-node: how long a store operation (first of all, reaching the "
+                        "rendezvous endpoint) may take before the job gives up")
+    p.add_argument("--log-dir", metavar="DIR",
+                   help="keep torchrun's log (launch.log) and each rank's output here "
+                        "(default: a temporary directory, kept only when the job fails)")
     p.add_argument("command", nargs=argparse.REMAINDER,
                    help="the layerwise command and its flags, after --")
     p.set_defaults(func=cmd_launch)
@@ -51,9 +58,27 @@ def torchrun_argv(args) -> list[str]:
         if not args.rdzv_endpoint:
             raise ConfigError("a job on several machines needs --rdzv-endpoint HOST:PORT, "
                               "an address of the first machine that all of them can reach.")
+        if not (args.join_timeout > 0 and args.connect_timeout > 0):
+            raise ConfigError("--join-timeout and --connect-timeout must be positive numbers "
+                              "of seconds.")
+        check_endpoint(args.rdzv_endpoint)
         argv += ["--nnodes", str(args.nnodes), "--rdzv-backend", "c10d", "--rdzv-endpoint",
-                 args.rdzv_endpoint, "--rdzv-id", args.rdzv_id]
+                 args.rdzv_endpoint, "--rdzv-id", args.rdzv_id, "--rdzv-conf",
+                 f"join_timeout={args.join_timeout:g},read_timeout={args.connect_timeout:g}"]
     return [*argv, "-m", "layerwise", *command]
+
+
+def check_endpoint(endpoint: str) -> None:
+    """HOST:PORT with a port, and a host name that resolves here."""
+    host, sep, port = endpoint.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"--rdzv-endpoint {endpoint!r} is not HOST:PORT, e.g. node1:29400.")
+    try:
+        socket.getaddrinfo(host.strip("[]"), int(port))
+    except OSError:
+        raise ConfigError(f"the rendezvous host {host!r} does not resolve on "
+                          f"{socket.gethostname()}; use an address or a name in its hosts "
+                          "file or DNS.") from None
 
 
 def launch_env(nproc: int) -> dict[str, str]:
@@ -66,13 +91,29 @@ def launch_env(nproc: int) -> dict[str, str]:
 
 
 def cmd_launch(args) -> int:
+    import shutil
+
+    from layerwise.distributed import launcher
+
     argv = torchrun_argv(args)
     env = launch_env(args.nproc_per_node)
-    command = argv[argv.index("layerwise", 3) + 1:]
+    command = argv[len(argv) - len(args.command) + (args.command[:1] == ["--"]):]
     where = "on this machine only" if args.nnodes == 1 and not args.rdzv_endpoint else \
         f"of {args.nnodes * args.nproc_per_node} on {args.nnodes} machines meeting at " \
         f"{args.rdzv_endpoint}"
     print(f"launch: {args.nproc_per_node} rank(s) on {socket.gethostname()} {where}, "
           f"{env['OMP_NUM_THREADS']} thread(s) each: layerwise {' '.join(command)}",
           file=sys.stderr, flush=True)
-    return subprocess.run(argv, env=env).returncode
+    result = launcher.run(argv, env, args.log_dir)
+    if result.returncode == 0:
+        if not args.log_dir:
+            shutil.rmtree(result.log_dir, ignore_errors=True)
+        return 0
+    if args.rdzv_endpoint and result.agent_error.startswith("the rendezvous endpoint"):
+        result.agent_error = (f"the rendezvous endpoint {args.rdzv_endpoint} did not answer "
+                              f"(--connect-timeout {args.connect_timeout:g} s); start the "
+                              "first machine's launch, or check the address and that the port "
+                              "is open")
+    for line in launcher.summary(result):
+        print(line, file=sys.stderr, flush=True)
+    return 1

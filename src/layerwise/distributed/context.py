@@ -93,7 +93,8 @@ class Dist:
             if not self.active:
                 raise
             cause = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            cause = cause.split("] ", 1)[-1][:200]  # drop the C++ source location
+            cause = cause.split("] ", 1)[-1]  # drop the C++ source location
+            cause = cause.split(". This is typically", 1)[0][:200]  # and gloo's advice
             raise DistributedError(
                 f"rank {self.rank} of {self.world_size}: {what} failed ({cause}). Another rank "
                 f"has probably died or stalled for more than {self.timeout:g} s (--timeout); "

@@ -1,0 +1,153 @@
+"""Two machines for real: each a network namespace with its own address, hostname and hosts
+file (layerwise.distributed.simhosts), one `layerwise launch` on each, meeting at a rendezvous
+on the first. Skipped with the reason where namespaces cannot be made (not root)."""
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from conftest import make_mnist_dir
+from layerwise.cli.main import main
+from layerwise.distributed import simhosts
+
+WHY = simhosts.available() if sys.platform == "linux" else "simulated hosts need Linux"
+needs_hosts = pytest.mark.skipif(WHY is not None, reason=WHY or "")
+PORT = "29411"
+RBM = ["--dataset", "random-binary:n=400,visible=40", "--hidden", "24", "--batch-size", "20",
+       "--epochs", "2", "--device", "cpu"]
+
+
+@pytest.fixture
+def hosts():
+    with simhosts.SimulatedHosts(2) as h:
+        yield h
+    assert not any(ns in subprocess.run(["ip", "netns", "list"], capture_output=True,
+                                        text=True).stdout for ns in h.namespaces)
+
+
+def _launch(extra=()):
+    return [sys.executable, "-m", "layerwise", "launch", "--nnodes", "2", "--nproc-per-node",
+            "1", "--rdzv-endpoint", f"lwhost0:{PORT}", "--join-timeout", "60",
+            "--connect-timeout", "20", *extra, "--"]
+
+
+def _start(hosts, command, extra=()):
+    env = {"OMP_NUM_THREADS": "1"}
+    return [hosts.popen(i, [*_launch(extra), *command], env=env, stdout=subprocess.PIPE,
+                        stderr=subprocess.PIPE, text=True) for i in range(2)]
+
+
+def _finish(procs, timeout=180):
+    done = []
+    for p in procs:
+        out, err = p.communicate(timeout=timeout)
+        done.append((p.returncode, out, err))
+    return done
+
+
+@needs_hosts
+def test_ddp_on_two_hosts_equals_one_process(hosts, tmp_path):
+    make_mnist_dir(tmp_path / "mnist", n_train=300, n_test=41)
+    args = ["train", "mlp", "--dataset", str(tmp_path / "mnist"), "--steps", "12",
+            "--batch-size", "20", "--lr", "0.01", "--eval-every", "4", "--device", "cpu"]
+    assert main([*args, "--checkpoint", str(tmp_path / "one.pt"), "--quiet"]) == 0
+    results = _finish(_start(hosts, [*args, "--checkpoint", str(tmp_path / "two.pt")]))
+    for code, _, err in results:
+        assert code == 0, err[-2000:]
+    assert "2 ranks" in results[0][1] and results[1][1] == ""  # rank 0, on lwhost0, reports
+    assert "launch: 1 rank(s) on lwhost1 of 2 on 2 machines" in results[1][2]
+    one = torch.load(tmp_path / "one.pt", weights_only=True)["state"]
+    two = torch.load(tmp_path / "two.pt", weights_only=True)["state"]
+    for k in one:
+        torch.testing.assert_close(two[k], one[k], rtol=0, atol=1e-6, msg=k)
+
+
+@needs_hosts
+@pytest.mark.parametrize("algorithm", ["model", "data"])
+def test_parallel_rbm_on_two_hosts_equals_one_process(hosts, tmp_path, algorithm):
+    one, two = tmp_path / "one.pt", tmp_path / "two.pt"
+    assert main(["rbm", "train", *RBM, "--parallel", algorithm, "--save", str(one),
+                 "--quiet"]) == 0
+    results = _finish(_start(hosts, ["rbm", "train", *RBM, "--parallel", algorithm, "--save",
+                                     str(two)]))
+    for code, _, err in results:
+        assert code == 0, err[-2000:]
+    a = torch.load(one, weights_only=True)["state"]
+    b = torch.load(two, weights_only=True)["state"]
+    for k in ("W", "b_vis", "b_hid"):
+        assert torch.equal(a[k], b[k]), k
+
+
+@needs_hosts
+@pytest.mark.parametrize("fault", ["kill", "cut"])
+def test_a_lost_host_ends_the_other_cleanly(hosts, tmp_path, fault):
+    timeout = 8
+    procs = _start(hosts, ["rbm", "train", "--dataset", "random-binary:n=4000,visible=300",
+                           "--hidden", "1000", "--parallel", "model", "--epochs", "500",
+                           "--device", "cpu", "--timeout", str(timeout)],
+                   extra=["--log-dir", str(tmp_path / "logs")])
+    # Wait until training runs (the first epoch line), then lose host 1.
+    line = procs[0].stdout.readline()
+    assert line.startswith("epoch"), line + procs[0].stderr.read()[-2000:]
+    lost = time.monotonic()
+    if fault == "kill":
+        assert hosts.kill(1)
+        survivors = [procs[0]]
+    else:
+        hosts.cut(1)
+        survivors = procs
+    for p in survivors:
+        # The rank's own timeout, a grace for torchrun's agent, and start-up margins.
+        code = p.wait(timeout=timeout + simhosts_grace() + 30)
+        elapsed = time.monotonic() - lost
+        err = p.stderr.read()
+        assert code == 1, err[-2000:]
+        assert elapsed < timeout + simhosts_grace() + 30
+        errors = [ln for ln in err.splitlines() if ln.startswith("layerwise: error:")]
+        assert len(errors) == 1, err[-2000:]
+        assert "Traceback" not in err and "ChildFailedError" not in err
+        summary = [ln for ln in err.splitlines() if ln.startswith("launch: the job failed:")]
+        assert len(summary) == 1 and " on lwhost" in summary[0], err[-2000:]
+        assert "torchrun's full log is" in err
+    assert (tmp_path / "logs" / "launch.log").is_file()
+    if fault == "kill":
+        assert procs[1].wait(timeout=10) == -9
+
+
+def simhosts_grace():
+    from layerwise.distributed.launcher import AGENT_GRACE
+    return AGENT_GRACE
+
+
+@needs_hosts
+def test_a_rendezvous_that_does_not_answer_is_one_sentence_in_bounded_time(hosts):
+    start = time.monotonic()
+    done = hosts.run(1, [*_launch(["--connect-timeout", "4"]), "train", "softmax", "--steps",
+                         "2"], timeout=120)
+    elapsed = time.monotonic() - start
+    assert done.returncode == 1 and elapsed < 60
+    failed = [ln for ln in done.stderr.splitlines() if ln.startswith("launch: the job failed")]
+    assert failed == [f"launch: the job failed: the rendezvous endpoint lwhost0:{PORT} did not "
+                      "answer (--connect-timeout 4 s); start the first machine's launch, or "
+                      "check the address and that the port is open"], done.stderr[-2000:]
+    assert "Traceback" not in done.stderr
+
+
+def test_a_rendezvous_host_that_does_not_resolve_is_refused_at_once(capsys):
+    start = time.monotonic()
+    assert main(["launch", "--nnodes", "2", "--nproc-per-node", "1", "--rdzv-endpoint",
+                 "no-such-host.invalid:29400", "--", "train", "softmax"]) == 2
+    err = capsys.readouterr().err
+    assert time.monotonic() - start < 15
+    assert err.count("\n") == 1 and "'no-such-host.invalid' does not resolve" in err
+
+
+def test_simulated_hosts_say_why_they_cannot_be_made():
+    if os.geteuid() == 0:
+        assert simhosts.available() is None or "namespace" in simhosts.available()
+    else:
+        assert "root" in simhosts.available()
