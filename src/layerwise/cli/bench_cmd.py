@@ -7,7 +7,7 @@ from pathlib import Path
 
 from layerwise.cli.common import add_json, add_seed, emit, show_progress
 
-SUITES = ("lab7", "rbm", "ddp", "rbm-parallel")
+SUITES = ("lab7", "rbm", "ddp", "rbm-parallel", "links")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,8 +25,11 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "of two up to --cores)")
     p.add_argument("--cores", type=int, help="ddp, rbm-parallel: cores to share among the "
                    "ranks (default: all this process may use)")
-    p.add_argument("--examples", type=int, default=8000,
-                   help="rbm-parallel: random binary vectors per epoch (default 8000)")
+    p.add_argument("--examples", type=int,
+                   help="rbm-parallel, links: random binary vectors per epoch (default 8000; "
+                        "links: 500)")
+    p.add_argument("--rates", default="none,10gbit,1gbit,100mbit",
+                   help="links: link rates of two simulated hosts (tc syntax; none: unshaped)")
     p.add_argument("--batch-sizes", default="100,1000", help="rbm-parallel (default 100,1000)")
     p.add_argument("--precisions", default="float32,float64",
                    help="rbm-parallel (default float32,float64)")
@@ -40,7 +43,8 @@ def cmd_bench(args) -> int:
     from layerwise.cli import bench_scaling_cmd
 
     return {"lab7": cmd_lab7, "rbm": cmd_rbm, "ddp": bench_scaling_cmd.cmd_ddp,
-            "rbm-parallel": bench_scaling_cmd.cmd_rbm_parallel}[args.suite](args)
+            "rbm-parallel": bench_scaling_cmd.cmd_rbm_parallel,
+            "links": bench_scaling_cmd.cmd_links}[args.suite](args)
 
 
 def record_environment(report: dict, suite: str, args, device=None) -> tuple[dict, Path]:

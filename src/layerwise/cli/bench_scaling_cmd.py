@@ -61,7 +61,7 @@ def cmd_rbm_parallel(args) -> int:
             or min(batches) < 1):
         raise ConfigError("--precisions takes float32,float64, --visible-types binary,gaussian "
                           "and --batch-sizes positive whole numbers.")
-    report = distributed.rbm_parallel(args.examples, 8000, 20000, batches, precisions, visibles,
+    report = distributed.rbm_parallel(args.examples or 8000, 8000, 20000, batches, precisions, visibles,
                                       cores, ranks, progress=show_progress(args))
     env, json_path = record_environment(report, "rbm-parallel", args)
     rows = report["rows"]
@@ -74,7 +74,7 @@ def cmd_rbm_parallel(args) -> int:
     png = plot(Path(args.out) / "rbm-parallel.png", "ranks",
                {k: [base[k] / t for t in v] for k, v in series.items()}, ks,
                "model-parallel CD-1, 8000 x 20000: speed-up over 1 rank", "speed-up")
-    lines = [f"model-parallel CD-1, {args.examples} random binary vectors, 8000 visible x "
+    lines = [f"model-parallel CD-1, {args.examples or 8000} random binary vectors, 8000 visible x "
              f"20000 hidden, gloo, {rows[0]['threads_per_rank']} thread(s) per rank "
              f"({env['cpu']}, torch {env['torch']}, revision {env['revision']})",
              f"{'visible':<9} {'precision':<9} {'batch':>5} {'ranks':>5} {'epoch s':>9} "
@@ -86,5 +86,35 @@ def cmd_rbm_parallel(args) -> int:
                      f"{r['epoch_seconds']:>9.2f} {speed}")
     lines.append(f"wrote {json_path} and {png}")
     lines.insert(1, cpu_summary(report))
+    emit(lines, report, args.json)
+    return 0
+
+
+def cmd_links(args) -> int:
+    from layerwise.bench import links
+
+    rates = [r.strip() for r in args.rates.split(",") if r.strip()]
+    if not rates:
+        raise ConfigError("--rates needs at least one link rate, e.g. none,1gbit.")
+    for rate in rates:  # refused before any host is made
+        if rate != "none":
+            from layerwise.distributed.simhosts import _bits_per_second
+            try:
+                _bits_per_second(rate)
+            except Exception as exc:
+                raise ConfigError(str(exc)) from None
+    examples = args.examples or 500
+    report = links.links(rates, examples=examples, progress=show_progress(args))
+    env, json_path = record_environment(report, "links", args)
+    lines = [f"two simulated hosts, one process and one core each ({env['cpu']}, torch "
+             f"{env['torch']}, revision {env['revision']})", cpu_summary(report),
+             f"CD-1: model-parallel {report['visible']} x {report['hidden']} binary RBM, "
+             f"{examples} examples, batch {report['batch']}, the second epoch; waited = rank "
+             "0's time blocked on exchanges in flight; model = the communication model's bytes "
+             "per host / link rate",
+             f"deepnn: data parallel, global batch {report['ddp_batch']}, "
+             f"{report['ddp_steps']} steps; alone = one process at the per-rank batch; model = "
+             f"{report['ddp_parameters']:,} float32 gradients per host per step / link rate",
+             *links.table(report), f"wrote {json_path}"]
     emit(lines, report, args.json)
     return 0

@@ -21,6 +21,7 @@ import contextlib
 import datetime
 import gc
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -60,8 +61,10 @@ class Pending:
 
     def wait(self):
         if self.work is not None:
+            start = time.perf_counter()
             with self.dist.guard(self.what):
                 self.work.wait()
+            self.dist.wait_seconds += time.perf_counter() - start
         return self.finish(self.result) if self.finish else self.result
 
 
@@ -75,6 +78,7 @@ class Dist:
     device: torch.device = torch.device("cpu")
     timeout: float = DEFAULT_TIMEOUT
     sent_bytes: int = 0  # logical bytes this rank has sent so far
+    wait_seconds: float = 0.0  # time spent waiting for asynchronous collectives to finish
 
     @property
     def is_main(self) -> bool:

@@ -177,6 +177,18 @@ class SimulatedHosts:
         return subprocess.Popen(self.argv(i, command), env=env, start_new_session=True,
                                 **kwargs)
 
+    def launch(self, command: list[str], port: int = 29400, threads: int = 1,
+               extra: tuple[str, ...] = (), **popen) -> list[subprocess.Popen]:
+        """Start `layerwise launch` of the layerwise `command` on every host, one process
+        each with `threads` threads, meeting at the first host; returns the Popen objects."""
+        import sys
+
+        launch = [sys.executable, "-m", "layerwise", "launch", "--nnodes", str(self.n),
+                  "--nproc-per-node", "1", "--rdzv-endpoint", f"{self.hostnames[0]}:{port}",
+                  *extra, "--"]
+        return [self.popen(i, [*launch, *command], env={"OMP_NUM_THREADS": str(threads)},
+                           **popen) for i in range(self.n)]
+
     def run(self, i: int, command: list[str], **kwargs) -> subprocess.CompletedProcess:
         return subprocess.run(self.argv(i, command), capture_output=True, text=True, **kwargs)
 

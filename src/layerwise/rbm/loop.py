@@ -58,6 +58,7 @@ class EpochRecord:
     seconds: float
     sent_bytes: int | None = None  # parallel: what this rank sent (synchronisations excluded)
     sync_drift: float | None = None  # parallel: largest drift its synchronisations removed
+    wait_seconds: float | None = None  # parallel: time this rank waited on exchanges in flight
 
 
 def fit(trainer: Trainer, x: torch.Tensor, on_epoch: Callable[[EpochRecord], None] | None = None,

@@ -170,13 +170,15 @@ class ParallelCD:
         return x.to(device=self.dist.device, dtype=self.rbm_config.torch_dtype)
 
     def begin_epoch(self) -> None:
-        self._epoch_start = (self.dist.sent_bytes, self.sync_bytes, len(self.sync_log))
+        self._epoch_start = (self.dist.sent_bytes, self.sync_bytes, len(self.sync_log),
+                             self.dist.wait_seconds)
 
     def end_epoch(self, total: torch.Tensor, count: int) -> dict:
         """The error over all ranks, the bytes this rank sent in the epoch (synchronisations
         excluded) and the largest drift removed; raises if any rank's weights broke."""
-        sent, sync_bytes, syncs = self._epoch_start
+        sent, sync_bytes, syncs, waited = self._epoch_start
         sent = self.dist.sent_bytes - sent - (self.sync_bytes - sync_bytes)
+        waited = self.dist.wait_seconds - waited
         # One all-reduce per epoch: the error's parts and whether any rank's weights broke.
         broken = torch.tensor(float(not self.parameters_finite()), dtype=torch.float64,
                               device=total.device)
@@ -187,7 +189,7 @@ class ParallelCD:
             raise diverged(self.epoch + 1, self.cd.lr, self.gaussian)
         drifts = self.sync_log[syncs:]
         return {"recon_error": error, "sent_bytes": sent,
-                "sync_drift": max(drifts) if drifts else None}
+                "sync_drift": max(drifts) if drifts else None, "wait_seconds": waited}
 
     # -- one mini-batch --------------------------------------------------------------------
     def step(self, v_pos: torch.Tensor) -> torch.Tensor:
