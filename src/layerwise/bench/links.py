@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 from layerwise.bench.distributed import BenchJobError
 from layerwise.distributed import simhosts
@@ -57,7 +56,8 @@ def _alone(command: list[str], timeout: float) -> dict:
 
 def links(rates: list[str] = list(DEFAULT_RATES), examples: int = 500, visible: int = 8000,
           hidden: int = 20000, batch: int = 100, ddp_steps: int = 40, ddp_batch: int = 50,
-          progress: bool = True, timeout: float = 1800) -> dict:
+          progress: bool = True, timeout: float = 1800, jobs: tuple[str, ...] = ("rbm", "ddp")
+          ) -> dict:
     from layerwise.rbm import comm
 
     if simhosts.available():
@@ -80,66 +80,89 @@ def links(rates: list[str] = list(DEFAULT_RATES), examples: int = 500, visible: 
     params = sum(p.numel() for p in build_model(ModelConfig("deepnn", (1, 28, 28), 10))
                  .parameters())
     ddp_bytes = 4 * params
-    if progress:
-        print(f"  one process, deepnn at batch {ddp_batch // 2} (the per-rank batch), 1 core",
-              flush=True)
-    alone = _alone(ddp_job(ddp_batch // 2)[:-2], timeout)
-    ddp_alone = alone["train_seconds"] / ddp_steps
+    ddp_alone = None
+    if "ddp" in jobs:
+        if progress:
+            print(f"  one process, deepnn at batch {ddp_batch // 2} (the per-rank batch), 1 core",
+                  flush=True)
+        ddp_alone = _alone(ddp_job(ddp_batch // 2)[:-2], timeout)["train_seconds"] / ddp_steps
     rows = []
     with simhosts.SimulatedHosts(2) as hosts:
         for i, rate in enumerate(rates):
             qdisc = hosts.link(rate=None if rate == "none" else rate)
             bits = None if rate == "none" else simhosts._bits_per_second(rate)
-            fig = _job(hosts, rbm, 29500 + 2 * i, timeout)
-            last = fig["history"][-1]
-            row = {"rate": rate, "qdisc": qdisc, "rbm_epoch_seconds": last["seconds"],
-                   "rbm_exposed_seconds": last["wait_seconds"],
-                   "rbm_compute_seconds": last["seconds"] - last["wait_seconds"],
-                   "rbm_bytes_per_host": rbm_bytes,
-                   "rbm_predicted_seconds": rbm_bytes * 8 / bits if bits else None}
-            fig = _job(hosts, ddp_job(ddp_batch), 29501 + 2 * i, timeout)
-            step = fig["train_seconds"] / ddp_steps
-            row.update(ddp_step_seconds=step, ddp_compute_seconds=ddp_alone,
-                       ddp_exposed_seconds=max(0.0, step - ddp_alone),
-                       ddp_bytes_per_host=ddp_bytes,
-                       ddp_predicted_seconds=ddp_bytes * 8 / bits if bits else None)
-            for job in ("rbm", "ddp"):
-                pred = row[f"{job}_predicted_seconds"]
-                row[f"{job}_hidden"] = None if not pred else \
-                    max(0.0, 1 - row[f"{job}_exposed_seconds"] / pred)
+            row = {"rate": rate, "qdisc": qdisc}
+            if "rbm" in jobs:
+                last = _job(hosts, rbm, 29500 + 2 * i, timeout)["history"][-1]
+                row.update(rbm_epoch_seconds=last["seconds"],
+                           rbm_exposed_seconds=last["wait_seconds"],
+                           rbm_compute_seconds=last["seconds"] - last["wait_seconds"],
+                           rbm_bytes_per_host=rbm_bytes,
+                           rbm_predicted_seconds=rbm_bytes * 8 / bits if bits else None)
+            if "ddp" in jobs:
+                fig = _job(hosts, ddp_job(ddp_batch), 29501 + 2 * i, timeout)
+                step = fig["train_seconds"] / ddp_steps
+                row.update(ddp_step_seconds=step, ddp_compute_seconds=ddp_alone,
+                           ddp_exposed_seconds=max(0.0, step - ddp_alone),
+                           ddp_bytes_per_host=ddp_bytes,
+                           ddp_predicted_seconds=ddp_bytes * 8 / bits if bits else None)
             rows.append(row)
             if progress:
-                print(f"  link {rate}: CD-1 epoch {row['rbm_epoch_seconds']:.2f} s (waited "
-                      f"{row['rbm_exposed_seconds']:.3f} s), deepnn step "
-                      f"{row['ddp_step_seconds'] * 1000:.1f} ms", flush=True)
-    return {"visible": visible, "hidden": hidden, "examples": examples, "batch": batch,
+                print(f"  link {rate}: " + ", ".join(
+                    ([f"CD-1 epoch {row['rbm_epoch_seconds']:.2f} s (waited "
+                      f"{row['rbm_exposed_seconds']:.3f} s)"] if "rbm" in jobs else [])
+                    + ([f"deepnn step {row['ddp_step_seconds'] * 1000:.1f} ms"]
+                       if "ddp" in jobs else [])), flush=True)
+    _hidden_fractions(rows)
+    return {"jobs": list(jobs), "visible": visible, "hidden": hidden, "examples": examples,
+            "batch": batch,
             "ddp_steps": ddp_steps, "ddp_batch": ddp_batch, "ddp_parameters": params,
             "hosts": 2, "threads_per_host": 1, "rows": rows}
 
 
+def _hidden_fractions(rows: list[dict]) -> None:
+    """What each link adds to the exposed time, against the model's transfer time. CD-1: the
+    time waited beyond the least waited on any link (the exchanges' fixed cost); deepnn: the
+    step beyond one process computing alone."""
+    base = min((r["rbm_exposed_seconds"] for r in rows if "rbm_exposed_seconds" in r),
+               default=0.0)
+    for r in rows:
+        if "rbm_exposed_seconds" in r:
+            r["rbm_link_exposed_seconds"] = max(0.0, r["rbm_exposed_seconds"] - base)
+        for job, exposed in (("rbm", r.get("rbm_link_exposed_seconds")),
+                             ("ddp", r.get("ddp_exposed_seconds"))):
+            if exposed is None:
+                continue
+            pred = r[f"{job}_predicted_seconds"]
+            r[f"{job}_hidden"] = None if not pred else max(0.0, 1 - exposed / pred)
+
+
 def table(report: dict) -> list[str]:
-    """The report as text: one row per link rate."""
+    """The report as text: one row per link rate (the jobs it ran)."""
     def ms(v):
         return "-" if v is None else f"{v * 1000:.1f}"
 
     def pct(v):
         return "-" if v is None else f"{v:.0%}"
 
-    lines = [f"{'link':<8} {'qdisc':<6} | {'CD-1 epoch s':>12} {'compute s':>9} "
-             f"{'waited ms':>9} {'model ms':>9} {'hidden':>6} | {'deepnn step ms':>14} "
-             f"{'alone ms':>8} {'model ms':>9} {'hidden':>6}"]
+    jobs = report.get("jobs", ["rbm", "ddp"])
+    head = f"{'link':<8} {'qdisc':<6}"
+    if "rbm" in jobs:
+        head += (f" | {'CD-1 epoch s':>12} {'compute s':>9} {'waited ms':>9} {'model ms':>9} "
+                 f"{'hidden':>6}")
+    if "ddp" in jobs:
+        head += f" | {'deepnn step ms':>14} {'alone ms':>8} {'model ms':>9} {'hidden':>6}"
+    lines = [head]
     for r in report["rows"]:
-        lines.append(
-            f"{r['rate']:<8} {r['qdisc']:<6} | {r['rbm_epoch_seconds']:>12.2f} "
-            f"{r['rbm_compute_seconds']:>9.2f} {ms(r['rbm_exposed_seconds']):>9} "
-            f"{ms(r['rbm_predicted_seconds']):>9} {pct(r['rbm_hidden']):>6} | "
-            f"{ms(r['ddp_step_seconds']):>14} {ms(r['ddp_compute_seconds']):>8} "
-            f"{ms(r['ddp_predicted_seconds']):>9} {pct(r['ddp_hidden']):>6}")
+        line = f"{r['rate']:<8} {r['qdisc']:<6}"
+        if "rbm" in jobs:
+            line += (f" | {r['rbm_epoch_seconds']:>12.2f} {r['rbm_compute_seconds']:>9.2f} "
+                     f"{ms(r['rbm_exposed_seconds']):>9} {ms(r['rbm_predicted_seconds']):>9} "
+                     f"{pct(r['rbm_hidden']):>6}")
+        if "ddp" in jobs:
+            line += (f" | {ms(r['ddp_step_seconds']):>14} {ms(r['ddp_compute_seconds']):>8} "
+                     f"{ms(r['ddp_predicted_seconds']):>9} {pct(r['ddp_hidden']):>6}")
+        lines.append(line)
     return lines
 
 
-def write(report: dict, out: str | Path) -> Path:
-    path = Path(out) / "links.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(report, indent=1))
-    return path

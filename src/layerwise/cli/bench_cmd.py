@@ -28,6 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--examples", type=int,
                    help="rbm-parallel, links: random binary vectors per epoch (default 8000; "
                         "links: 500)")
+    p.add_argument("--rbm-size", default="8000x20000", metavar="VxH",
+                   help="links: the model-parallel RBM (default the report's 8000x20000)")
+    p.add_argument("--jobs", default="rbm,ddp", help="links: rbm, ddp or both")
     p.add_argument("--rates", default="none,10gbit,1gbit,100mbit",
                    help="links: link rates of two simulated hosts (tc syntax; none: unshaped)")
     p.add_argument("--batch-sizes", default="100,1000", help="rbm-parallel (default 100,1000)")

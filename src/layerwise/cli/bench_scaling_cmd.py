@@ -104,17 +104,29 @@ def cmd_links(args) -> int:
             except Exception as exc:
                 raise ConfigError(str(exc)) from None
     examples = args.examples or 500
-    report = links.links(rates, examples=examples, progress=show_progress(args))
-    env, json_path = record_environment(report, "links", args)
-    lines = [f"two simulated hosts, one process and one core each ({env['cpu']}, torch "
+    try:
+        visible, hidden = (int(v) for v in args.rbm_size.lower().split("x"))
+    except ValueError:
+        raise ConfigError(f"--rbm-size {args.rbm_size!r} is not VxH, e.g. 8000x20000.") from None
+    jobs = tuple(j.strip() for j in args.jobs.split(",") if j.strip())
+    if min(visible, hidden, examples) < 1 or not jobs or set(jobs) - {"rbm", "ddp"}:
+        raise ConfigError("--rbm-size and --examples need positive sizes and --jobs one or "
+                          "both of rbm, ddp.")
+    report = links.links(rates, examples=examples, visible=visible, hidden=hidden, jobs=jobs,
+                         progress=show_progress(args))
+    env, json_path = record_environment(report, "links" if (visible, hidden) == (8000, 20000)
+                                        else f"links-{visible}x{hidden}", args)
+    lines = [f"two simulated hosts, one process and one core each (torch "
              f"{env['torch']}, revision {env['revision']})", cpu_summary(report),
-             f"CD-1: model-parallel {report['visible']} x {report['hidden']} binary RBM, "
-             f"{examples} examples, batch {report['batch']}, the second epoch; waited = rank "
-             "0's time blocked on exchanges in flight; model = the communication model's bytes "
-             "per host / link rate",
-             f"deepnn: data parallel, global batch {report['ddp_batch']}, "
-             f"{report['ddp_steps']} steps; alone = one process at the per-rank batch; model = "
-             f"{report['ddp_parameters']:,} float32 gradients per host per step / link rate",
+             *([f"CD-1: model-parallel {report['visible']} x {report['hidden']} binary RBM, "
+                f"{examples} examples, batch {report['batch']}, the second epoch; waited = "
+                "rank 0's time blocked on exchanges in flight; model = the communication "
+                "model's bytes per host / link rate; hidden = 1 - (waited beyond the least "
+                "waited) / model"] if "rbm" in jobs else []),
+             *([f"deepnn: data parallel, global batch {report['ddp_batch']}, "
+                f"{report['ddp_steps']} steps; alone = one process at the per-rank batch; model "
+                f"= {report['ddp_parameters']:,} float32 gradients per host per step / link "
+                "rate; hidden = 1 - (step - alone) / model"] if "ddp" in jobs else []),
              *links.table(report), f"wrote {json_path}"]
     emit(lines, report, args.json)
     return 0

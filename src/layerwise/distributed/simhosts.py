@@ -227,7 +227,9 @@ class SimulatedHosts:
             raise HostsError("this kernel has no netem queueing discipline, so a link delay "
                              "cannot be simulated; give a rate only (shaped by tbf).")
         bits = _bits_per_second(rate)
-        burst = max(64 * 1024, int(bits / 8 / 250))  # at least one 4 ms timer tick's bytes
+        # A bucket of half a millisecond at full rate (two frames at least): small messages
+        # are serialised at the rate, not let through at once as a larger bucket would.
+        burst = max(2 * 1514, int(bits / 8 * 0.0005))
         tbf = ["rate", rate, "burst", str(burst), "latency", "200ms"]
         if self._qdisc(tbf, "tbf"):
             return "tbf"
