@@ -151,3 +151,34 @@ def test_simulated_hosts_say_why_they_cannot_be_made():
         assert simhosts.available() is None or "namespace" in simhosts.available()
     else:
         assert "root" in simhosts.available()
+
+
+def test_a_failed_job_ends_with_a_summary_not_a_traceback(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "layerwise", "launch", "--nproc-per-node", "2",
+                           "--log-dir", str(tmp_path / "logs"), "--", "rbm", "train",
+                           "--hidden", "4", "--dataset", "random-binary:n=40,visible=9",
+                           "--parallel", "model", "--lr", "nan"],
+                          capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 1
+    err = done.stderr
+    assert "Traceback" not in err and "ChildFailedError" not in err and "FAILED" not in err
+    assert err.count("launch: the job failed: rank") == 1
+    assert "layerwise: error: --lr must be positive" in err
+    assert f"torchrun's full log is {tmp_path / 'logs' / 'launch.log'}" in err
+    assert "ChildFailedError" in (tmp_path / "logs" / "launch.log").read_text()  # kept there
+
+
+@needs_hosts
+def test_bench_links_measures_a_slow_link_against_the_model():
+    from layerwise.bench import links
+
+    report = links.links(("none", "5mbit"), examples=300, visible=200, hidden=800, batch=100,
+                         jobs=("rbm",), progress=False, timeout=300)
+    fast, slow = report["rows"]
+    # 300 x (2 x 800 + 200) bits in an epoch, half of them sent by each host: 33.75 KB, 54 ms
+    # at 5 Mbit/s, far longer than the products of a 200 x 800 RBM: most of it is exposed.
+    assert slow["rbm_predicted_seconds"] == pytest.approx(300 * 1800 / 2 / 5e6)
+    assert slow["rbm_exposed_seconds"] > fast["rbm_exposed_seconds"] + 0.02
+    assert slow["qdisc"] in ("tbf", "netem") and fast["rbm_predicted_seconds"] is None
+    assert "5mbit" in links.table(report)[-1]

@@ -54,7 +54,7 @@ def _alone(command: list[str], timeout: float) -> dict:
     return json.loads(lines[-1])
 
 
-def links(rates: list[str] = list(DEFAULT_RATES), examples: int = 500, visible: int = 8000,
+def links(rates: tuple[str, ...] = DEFAULT_RATES, examples: int = 500, visible: int = 8000,
           hidden: int = 20000, batch: int = 100, ddp_steps: int = 40, ddp_batch: int = 50,
           progress: bool = True, timeout: float = 1800, jobs: tuple[str, ...] = ("rbm", "ddp")
           ) -> dict:

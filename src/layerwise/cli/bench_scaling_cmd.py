@@ -61,7 +61,8 @@ def cmd_rbm_parallel(args) -> int:
             or min(batches) < 1):
         raise ConfigError("--precisions takes float32,float64, --visible-types binary,gaussian "
                           "and --batch-sizes positive whole numbers.")
-    report = distributed.rbm_parallel(args.examples or 8000, 8000, 20000, batches, precisions, visibles,
+    report = distributed.rbm_parallel(args.examples or 8000, 8000, 20000, batches, precisions,
+                                      visibles,
                                       cores, ranks, progress=show_progress(args))
     env, json_path = record_environment(report, "rbm-parallel", args)
     rows = report["rows"]

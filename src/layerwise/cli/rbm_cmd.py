@@ -285,7 +285,9 @@ def cmd_projection(args) -> int:
     figures = {"model": "projection (a model, not a measurement)", "problem": vars(problem),
                "latency_s": latency, "calibration": args.calibration, "check": args.check,
                "link_efficiency": efficiency, "flops_per_rank": cpu.flops,
-               "checks": projection.check(slow, latency, efficiency), "machines": []}
+               "checks": projection.check(slow, latency, efficiency),
+               "checks_calibration": projection.check(report, latency, efficiency),
+               "machines": []}
     lines = [f"A MODEL, NOT A MEASUREMENT: the report's model-parallel CD-1 (8000 x 20000 "
              f"binary, 8000 examples, batch {args.batch_size}), latency {args.latency_ms:g} ms"
              " per message; weight synchronisation left out",
@@ -293,10 +295,12 @@ def cmd_projection(args) -> int:
              f"give the exchanges {efficiency:.0%} of their nominal rate, fitted on "
              f"{args.check} ({slow['visible']} x {slow['hidden']}), where the model and the "
              "measurement compare as follows (exposed communication per epoch):"]
-    for c in figures["checks"]:
-        lines.append(f"  {c['rate']:>8}: model {c['model_exposed'] * 1000:7.1f} ms, measured "
-                     f"{c['measured_exposed'] * 1000:7.1f} ms (whole transfer "
-                     f"{c['model_transfer'] * 1000:.1f} ms)")
+    for key, r in (("checks", slow), ("checks_calibration", report)):
+        lines.append(f"  {r['visible']} x {r['hidden']}, {r['examples']} examples:")
+        for c in figures[key]:
+            lines.append(f"  {c['rate']:>8}: model {c['model_exposed'] * 1000:7.1f} ms, "
+                         f"measured {c['measured_exposed'] * 1000:7.1f} ms (whole transfer "
+                         f"{c['model_transfer'] * 1000:.1f} ms)")
     series = {}
     for m in machines:
         entry = {"machine": m.name, "flops": m.flops, "measured": m.measured, "links": []}
