@@ -15,17 +15,19 @@ from layerwise.cli import (
     launch_cmd,
     quickstart,
     rbm_cmd,
+    reproduce_cmd,
     train_cmd,
 )
 from layerwise.cli.common import GIVEN, HelpFormatter
 from layerwise.errors import LayerwiseError, Terminated
 from layerwise.progress import send_to_stderr
 
-COMMANDS = (quickstart, train_cmd, lab_cmd, rbm_cmd, dbn_cmd, launch_cmd, bench_cmd, data_cmd)
+COMMANDS = (quickstart, train_cmd, lab_cmd, rbm_cmd, dbn_cmd, launch_cmd, bench_cmd, data_cmd,
+            reproduce_cmd)
 
 
 COMMANDS_BY_NAME = ("quickstart", "train", "curve", "eval", "lab", "rbm", "dbn", "launch",
-                    "bench", "data")
+                    "bench", "data", "reproduce")
 
 
 def build_parser() -> argparse.ArgumentParser:
