@@ -339,11 +339,7 @@ def _plot_lab4(table: list, out: Path) -> Path:
 
 
 def _plot_curves(h6: list[dict], h7: list[dict], out: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for ax, hist, title in ((axes[0], h6, "Lab 6 softmax"), (axes[1], h7, "Lab 7 deepnn")):
         steps = [r["step"] for r in hist]
@@ -353,38 +349,22 @@ def _plot_curves(h6: list[dict], h7: list[dict], out: Path) -> Path:
         ax.set_title(title)
         ax.set_xlabel("step")
         ax.legend()
-    path = out / "learning-curves.png"
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+    return _save(fig, out / "learning-curves.png")
 
 
 def _plot_hardware(seconds: float, here: str, projected: bool, out: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     names = [n for n, _ in COURSE_HARDWARE] + [here + (" (projected)" if projected else "")]
     values = [v for _, v in COURSE_HARDWARE] + [seconds]
     fig, ax = plt.subplots(figsize=(7, 3.5))
     ax.barh(names, values, color=["#888", "#888", "#2a7"])
     ax.set_xlabel("seconds for the 20,000-step deepnn recipe")
     ax.set_title("The course's hardware table, with this machine")
-    path = out / "hardware.png"
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
+    return _save(fig, out / "hardware.png")
 
 
 def _plot_comm(out: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7, 3.5))
     for (vis, prec), mbs in COMM_TABLE.items():
         ax.plot([2, 4, 8], mbs, marker="o", label=f"{vis} {prec}")
@@ -392,8 +372,20 @@ def _plot_comm(out: Path) -> Path:
     ax.set_ylabel("MB per epoch, all machines")
     ax.set_title("The report's Table 4.1 (reproduced exactly by rbm comm-table)")
     ax.legend()
-    path = out / "comm-table.png"
+    return _save(fig, out / "comm-table.png")
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=80)
-    plt.close(fig)
+    _pyplot().close(fig)
     return path

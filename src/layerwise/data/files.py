@@ -101,14 +101,15 @@ def remove_stale_parts(path: Path) -> list[Path]:
     prefix = _part_prefix(path)
     for part in path.parent.glob(f"{glob.escape(prefix)}*.part"):
         pid = part.name[len(prefix):].split(".", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
+        if pid.isdigit() and not alive(int(pid)):
             with contextlib.suppress(OSError):
                 part.unlink()
                 removed.append(part)
     return removed
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether process `pid` runs (on this machine)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

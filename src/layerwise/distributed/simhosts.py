@@ -23,6 +23,7 @@ import signal
 import subprocess
 from pathlib import Path
 
+from layerwise.data.files import alive
 from layerwise.errors import LayerwiseError
 
 PREFIX = "lwsim"
@@ -73,23 +74,13 @@ def _terminate_like_interrupt():
     return None
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def remove_stale() -> list[str]:
     """Remove namespaces (and their hosts files) made by runs whose process is gone."""
     listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     removed = []
     for name in re.findall(rf"^({PREFIX}(\d+)\S*)", listed, flags=re.M):
         ns, pid = name
-        if not _alive(int(pid)):
+        if not alive(int(pid)):
             for left in _ip("netns", "pids", ns, check=False).stdout.split():
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(int(left), signal.SIGKILL)
