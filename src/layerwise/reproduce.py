@@ -80,7 +80,7 @@ def _mnist_or_10k(plan: Plan) -> tuple[str, str]:
 
 def course(plan: Plan, out: Path, progress: bool = True) -> tuple[list[Row], list[Path]]:
     from layerwise import RunConfig, fit
-    from layerwise.labs import COURSE, LabOptions, lab4, lab9
+    from layerwise.labs import COURSE, LabOptions, lab4, lab5, lab9
     from layerwise.nn.models import ModelConfig
     from layerwise.train.trainer import TrainConfig
 
@@ -93,6 +93,15 @@ def course(plan: Plan, out: Path, progress: bool = True) -> tuple[list[Row], lis
                         abs(f4[name] - printed) <= tol else "differs", "layerwise lab 4",
                         f"within {tol:g}"))
     plots.append(_plot_lab4(f4["table"], out))
+    _say(progress, "course: Lab 5, the estimator with separate train and eval loss")
+    _, f5 = lab5(LabOptions(progress=False, steps=100 if plan.mode == "tiny" else None))
+    rows.append(Row("course", "Lab 5", "training loss after 1,000 steps", 6.28759e-07,
+                    f5["train_loss"], "", plan.mark or "measured", "layerwise lab 5",
+                    "printed: TensorFlow's LinearRegressor's loss for its final step (its own "
+                    "optimiser and loss scaling, so the figures are not expected to match)"))
+    rows.append(Row("course", "Lab 5", "evaluation loss on the separate points",
+                    "not printed (the course shows the call only)", f5["eval_loss"], "",
+                    plan.mark or "measured", "layerwise lab 5"))
 
     dataset, why = _mnist_or_10k(plan)
     run = RunConfig(device=plan.device, logdir=str(out / "tensorboard" / "lab6"))
