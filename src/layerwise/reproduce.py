@@ -179,6 +179,14 @@ def report(plan: Plan, out: Path, progress: bool = True) -> tuple[list[Row], lis
                             got, "MB", "exact" if round(got) == mb else "differs",
                             "layerwise rbm comm-table"))
     plots.append(_plot_comm(out))
+    for K in (2, 4, 8):
+        q = comm.inequality(p, K)
+        rows.append(Row("report", "Inequality (section 4)",
+                        f"m h K + 4 m v K >= 4 v h at K={K}, m 1000",
+                        "when it holds, synchronise the weights after every update instead",
+                        f"{q['lhs']:,} {'>=' if q['holds'] else '<'} {q['rhs']:,}", "",
+                        "measured", "layerwise rbm comm-table --batch-size 1000",
+                        "holds" if q["holds"] else "does not hold"))
 
     _say(progress, "report: CIFAR-10 architectures")
     from layerwise.data.resolve import locate
@@ -201,9 +209,12 @@ def report(plan: Plan, out: Path, progress: bool = True) -> tuple[list[Row], lis
                         "CIFAR-10 is here; train with the command (hours on 2 cores)"))
 
     _say(progress, "report: model-parallel CD-1 on the ranks this machine has")
-    rows += _speedups(plan, progress)
-    rows += _drift(plan)
-    rows += _projection(out)
+    speedups = _speedups(plan, progress)
+    projected = _projection(out)
+    rows += speedups + _drift(plan) + projected
+    plots.append(_plot_speedup(speedups, projected, out))
+    _say(progress, "report: an RBM's filters and samples")
+    plots.append(_plot_rbm(plan, out))
     return rows, plots
 
 
@@ -370,6 +381,54 @@ def _plot_hardware(seconds: float, here: str, projected: bool, out: Path) -> Pat
     ax.set_xlabel("seconds for the 20,000-step deepnn recipe")
     ax.set_title("The course's hardware table, with this machine")
     return _save(fig, out / "hardware.png")
+
+
+def _plot_speedup(measured: list[Row], projected: list[Row], out: Path) -> Path:
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ks = [int(r.quantity.split("K=")[1].split(",")[0]) for r in projected
+          if r.measured is not None]
+    if ks:
+        ax.plot(ks, [r.measured for r in projected if r.measured is not None], marker="o",
+                label="projected, this CPU, 1 Gbit/s (a model)")
+        ax.plot(ks, [k * 5 / 7 for k in ks], "--", label="ideal 5K/7 over one machine")
+    for r in measured:
+        if r.measured is not None:
+            k = int(r.quantity.split(" -> ")[1].split()[0])
+            ax.plot([k], [r.measured], "s", label=f"measured {r.quantity.split(',')[0]} "
+                                                   f"({r.verdict})")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("machines K")
+    ax.set_ylabel("speed-up")
+    ax.set_title("Model-parallel CD-1, 8000 x 20000")
+    ax.legend(fontsize=7)
+    return _save(fig, out / "speedup.png")
+
+
+def _plot_rbm(plan: Plan, out: Path) -> Path:
+    """Filters and Gibbs samples of an RBM trained on MNIST digits (as the report shows)."""
+    import torch
+
+    from layerwise import CDConfig, RBMConfig, RunConfig, train_rbm
+    from layerwise.rbm.images import filter_grid, gibbs_samples, sample_grid, tile
+
+    epochs, hidden = {"full": (20, 500), "quick": (5, 500), "tiny": (1, 64)}[plan.mode]
+    res = train_rbm("mnist-10k", RBMConfig(n_hidden=hidden), CDConfig(epochs=epochs),
+                    RunConfig(device=plan.device, val_size=0), progress=False)
+    rbm = res.rbm.cpu()
+    samples = gibbs_samples(rbm, 36, 1000, torch.Generator().manual_seed(0))
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(10, 5))
+    panels = ((axes[0], filter_grid(rbm.W, 100),
+               f"{min(hidden, 100)} of its {hidden} hidden units' filters"),
+              (axes[1], sample_grid(samples, res.preprocessing),
+               "samples after 1,000 Gibbs steps"))
+    for ax, grid, title in panels:
+        ax.imshow((grid if grid is not None else tile(rbm.W.T[:100])).numpy(), cmap="gray")
+        ax.set_title(title, fontsize=9)
+        ax.axis("off")
+    fig.suptitle(f"RBM, CD-1, {epochs} epoch(s) on mnist-10k")
+    return _save(fig, out / "rbm-filters-samples.png")
 
 
 def _plot_comm(out: Path) -> Path:
