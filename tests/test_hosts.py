@@ -124,10 +124,10 @@ def simhosts_grace():
 
 
 @needs_hosts
-def test_a_rendezvous_that_does_not_answer_is_one_sentence_in_bounded_time(hosts):
+def test_a_rendezvous_that_does_not_answer_is_one_sentence_in_bounded_time(hosts, tmp_path):
     start = time.monotonic()
-    done = hosts.run(1, [*_launch(["--connect-timeout", "4"]), "train", "softmax", "--steps",
-                         "2"], timeout=120)
+    done = hosts.run(1, [*_launch(["--connect-timeout", "4", "--log-dir", str(tmp_path)]),
+                         "train", "softmax", "--steps", "2"], timeout=120)
     elapsed = time.monotonic() - start
     assert done.returncode == 1 and elapsed < 60
     failed = [ln for ln in done.stderr.splitlines() if ln.startswith("launch: the job failed")]
