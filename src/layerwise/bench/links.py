@@ -21,6 +21,7 @@ import sys
 from layerwise.bench.distributed import BenchJobError
 from layerwise.distributed import simhosts
 from layerwise.distributed.launcher import AGENT_GRACE
+from layerwise.errors import ConfigError
 
 DEFAULT_RATES = ("none", "10gbit", "1gbit", "100mbit")
 
@@ -60,6 +61,10 @@ def links(rates: tuple[str, ...] = DEFAULT_RATES, examples: int = 500, visible: 
           ) -> dict:
     from layerwise.rbm import comm
 
+    if not rates:
+        raise ConfigError("--rates needs at least one link rate, e.g. none,1gbit.")
+    # every rate read before any host is made: a typo is refused at once
+    link_bits = {r: None if r == "none" else simhosts.bits_per_second(r) for r in rates}
     if simhosts.available():
         raise simhosts.HostsError(f"bench links: {simhosts.available()}.")
     rbm = ["rbm", "train", "--parallel", "model", "--dataset",
@@ -90,7 +95,7 @@ def links(rates: tuple[str, ...] = DEFAULT_RATES, examples: int = 500, visible: 
     with simhosts.SimulatedHosts(2) as hosts:
         for i, rate in enumerate(rates):
             qdisc = hosts.link(rate=None if rate == "none" else rate)
-            bits = None if rate == "none" else simhosts._bits_per_second(rate)
+            bits = link_bits[rate]
             row = {"rate": rate, "qdisc": qdisc}
             if "rbm" in jobs:
                 last = _job(hosts, rbm, 29500 + 2 * i, timeout)["history"][-1]

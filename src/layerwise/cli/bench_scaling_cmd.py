@@ -94,16 +94,7 @@ def cmd_rbm_parallel(args) -> int:
 def cmd_links(args) -> int:
     from layerwise.bench import links
 
-    rates = [r.strip() for r in args.rates.split(",") if r.strip()]
-    if not rates:
-        raise ConfigError("--rates needs at least one link rate, e.g. none,1gbit.")
-    for rate in rates:  # refused before any host is made
-        if rate != "none":
-            from layerwise.distributed.simhosts import _bits_per_second
-            try:
-                _bits_per_second(rate)
-            except Exception as exc:
-                raise ConfigError(str(exc)) from None
+    rates = tuple(r.strip() for r in args.rates.split(",") if r.strip())
     examples = args.examples or 500
     try:
         visible, hidden = (int(v) for v in args.rbm_size.lower().split("x"))

@@ -67,6 +67,13 @@ def given(args) -> set[str]:
     return set(getattr(args, GIVEN, None) or ())
 
 
+def given_fields(args, config, flags: dict[str, str]) -> dict:
+    """{field: value in `config`} for each flag given on the command line, `flags` mapping
+    each flag's destination to the config field it sets."""
+    chosen = given(args)
+    return {field: getattr(config, field) for dest, field in flags.items() if dest in chosen}
+
+
 def run_config(args, **fields):
     """The RunConfig of the data and device flags (and of `fields`, e.g. logdir and resume)."""
     from layerwise.runtime import RunConfig

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from layerwise.cli import rbm_tools_cmd
+from layerwise.cli import rbm_projection_cmd, rbm_tools_cmd
 from layerwise.cli.common import (
     add_alias,
     add_data_source,
@@ -13,6 +13,7 @@ from layerwise.cli.common import (
     add_seed,
     emit,
     given,
+    given_fields,
     run_config,
     show_progress,
 )
@@ -82,25 +83,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     c.add_argument("--ranks", default="1,2,4,8", help="K values (default 1,2,4,8)")
     add_json(c)
     c.set_defaults(func=cmd_comm_table)
-    pr = cmds.add_parser("projection", help="model of the parallel epoch time for K machines",
-                         description="A model, not a measurement: the report's model-parallel "
-                         "CD-1 epoch on K machines over links of given rates, calibrated on a "
-                         "`bench links` report (this CPU's rate per rank), beside a GPU's.")
-    pr.add_argument("--calibration", default="bench-results/links.json", metavar="JSON",
-                    help="the `layerwise bench links` report to calibrate on")
-    pr.add_argument("--check", default="bench-results/links-800x2000.json", metavar="JSON",
-                    help="a `bench links --rbm-size 800x2000 --rates ...` report on slow links, "
-                         "to fit the link efficiency and check the model's overlap")
-    pr.add_argument("--gpu-tflops", type=float, default=None, metavar="T",
-                    help="a GPU's rate per rank in the CD-1 products (default: none shown)")
-    pr.add_argument("--links", default="1,10,100", help="link rates in Gbit/s (default 1,10,100)")
-    pr.add_argument("--latency-ms", type=float, default=0.091,
-                    help="per message (default 0.091, the report's network)")
-    pr.add_argument("--ranks", default="1,2,4,8,16,32,64", help="K values")
-    pr.add_argument("--batch-size", type=int, default=1000, help="mini-batch (default 1000)")
-    pr.add_argument("--plots", metavar="DIR", help="write projection.png here")
-    add_json(pr)
-    pr.set_defaults(func=cmd_projection)
+    rbm_projection_cmd.register(cmds)
     rbm_tools_cmd.register(cmds)
 
 
@@ -159,17 +142,13 @@ def resumed_recipe(args, model, cd, parallel):
     (train_rbm applies the changes a resumed run may make and refuses the others)."""
     from layerwise.rbm.run import resume_rbm_recipe
 
-    flags = given(args)
     model, cd, stored_parallel = resume_rbm_recipe(
-        args.resume,
-        model={field: getattr(model, field) for dest, field in MODEL_FLAGS.items()
-               if dest in flags},
-        cd={field: getattr(cd, field) for dest, field in CD_FLAGS.items() if dest in flags},
-        parallel={field: getattr(parallel, field) for dest, field in PARALLEL_FLAGS.items()
-                  if dest in flags and parallel is not None})
+        args.resume, model=given_fields(args, model, MODEL_FLAGS),
+        cd=given_fields(args, cd, CD_FLAGS),
+        parallel=given_fields(args, parallel, PARALLEL_FLAGS) if parallel else None)
     if parallel is not None and stored_parallel is not None:
         parallel = stored_parallel
-    return model, cd, parallel, args.binarize if "binarize" in flags else None
+    return model, cd, parallel, args.binarize if "binarize" in given(args) else None
 
 
 def cmd_train(args) -> int:
@@ -239,93 +218,4 @@ def cmd_comm_table(args) -> int:
         lines.append(f"  K={q['ranks']}: {q['lhs']:,} {'>=' if q['holds'] else '<'} "
                      f"{q['rhs']:,}: {'holds' if q['holds'] else 'does not hold'}")
     emit(lines, t, args.json)
-    return 0
-
-
-def _numbers(text: str, flag: str, kind=float) -> list:
-    try:
-        values = [kind(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise ConfigError(f"{flag} {text!r} is not a list of numbers.") from None
-    if not values or min(values) <= 0:
-        raise ConfigError(f"{flag} needs positive numbers, e.g. 1,10,100.")
-    return values
-
-
-def cmd_projection(args) -> int:
-    import json
-    from pathlib import Path
-
-    from layerwise.rbm import projection
-    from layerwise.rbm.comm import Problem
-
-    links = _numbers(args.links, "--links")
-    ranks = _numbers(args.ranks, "--ranks", int)
-    if args.batch_size < 1 or args.latency_ms < 0 or (args.gpu_tflops is not None
-                                                      and not args.gpu_tflops > 0):
-        raise ConfigError("--batch-size must be at least 1, --latency-ms non-negative and "
-                          "--gpu-tflops positive.")
-    latency = args.latency_ms / 1000
-    reports = {}
-    for flag, path in (("--calibration", args.calibration), ("--check", args.check)):
-        try:
-            reports[flag] = json.loads(Path(path).read_text())
-            projection.calibrate(reports[flag])
-        except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError):
-            raise ConfigError(f"{flag} {path} is not a readable `layerwise bench links` report "
-                              "with CD-1 rows; run the bench first (README: Several "
-                              "machines).") from None
-    report, slow = reports["--calibration"], reports["--check"]
-    efficiency = projection.fit_efficiency(slow, latency)
-    cpu = projection.Machine("this CPU (one core per rank)", projection.calibrate(report), True)
-    machines = [cpu] + ([projection.Machine("GPU (rate given by --gpu-tflops)",
-                                            args.gpu_tflops * 1e12, False)]
-                        if args.gpu_tflops else [])
-    problem = Problem(8000, 20000, 8000, args.batch_size)
-    figures = {"model": "projection (a model, not a measurement)", "problem": vars(problem),
-               "latency_s": latency, "calibration": args.calibration, "check": args.check,
-               "link_efficiency": efficiency, "flops_per_rank": cpu.flops,
-               "checks": projection.check(slow, latency, efficiency),
-               "checks_calibration": projection.check(report, latency, efficiency),
-               "machines": []}
-    lines = [f"A MODEL, NOT A MEASUREMENT: the report's model-parallel CD-1 (8000 x 20000 "
-             f"binary, 8000 examples, batch {args.batch_size}), latency {args.latency_ms:g} ms"
-             " per message; weight synchronisation left out",
-             f"compute: {cpu.flops / 1e9:.1f} GFLOP/s per rank, from {args.calibration}; links "
-             f"give the exchanges {efficiency:.0%} of their nominal rate, fitted on "
-             f"{args.check} ({slow['visible']} x {slow['hidden']}), where the model and the "
-             "measurement compare as follows (exposed communication per epoch):"]
-    for key, r in (("checks", slow), ("checks_calibration", report)):
-        lines.append(f"  {r['visible']} x {r['hidden']}, {r['examples']} examples:")
-        for c in figures[key]:
-            lines.append(f"  {c['rate']:>8}: model {c['model_exposed'] * 1000:7.1f} ms, "
-                         f"measured {c['measured_exposed'] * 1000:7.1f} ms (whole transfer "
-                         f"{c['model_transfer'] * 1000:.1f} ms)")
-    series = {}
-    for m in machines:
-        entry = {"machine": m.name, "flops": m.flops, "measured": m.measured, "links": []}
-        for gbit in links:
-            rows = projection.project(problem, m, gbit * 1e9, latency, ranks,
-                                      efficiency=efficiency)
-            entry["links"].append({"gbit": gbit, "rows": rows,
-                                   "last_hidden": projection.last_hidden(rows)})
-            series[f"{m.name.split(',')[0]}, {gbit:g} Gbit/s"] = [r["speedup"] for r in rows]
-            lines.append(f"{m.name} at {m.flops / 1e9:,.0f} GFLOP/s"
-                         f"{'' if m.measured else ' (assumed)'}, {gbit:g} Gbit/s: "
-                         "communication hidden up to K = "
-                         f"{projection.last_hidden(rows) or 'none'}")
-            lines.append("  " + "  ".join(f"K={r['ranks']}: {r['seconds']:.3g} s "
-                                          f"x{r['speedup']:.1f}" for r in rows))
-        figures["machines"].append(entry)
-    if args.plots:
-        from layerwise.train.curves import plot
-
-        series["ideal (5K/7)"] = [projection.project(problem, cpu, 1e12, 0, ranks)[i]["ideal"]
-                                  for i in range(len(ranks))]
-        png = plot(Path(args.plots) / "projection.png", "K machines", series, ranks,
-                   "model-parallel CD-1 speed-up (a model, not a measurement)", "speed-up",
-                   log_x=True)
-        figures["png"] = str(png)
-        lines.append(f"wrote {png}")
-    emit(lines, figures, args.json)
     return 0

@@ -11,7 +11,7 @@ from layerwise.cli.common import (
     add_json,
     add_seed,
     emit,
-    given,
+    given_fields,
     run_config,
     show_progress,
 )
@@ -117,8 +117,9 @@ def recipe_from(args):
 
 MODEL_FLAGS = {"model": "name", "dropout": "dropout", "activation": "activation",
                "hidden": "hidden", "degree": "degree", "pool": "pool"}
-TRAIN_FLAGS = ("optimizer", "lr", "momentum", "l2", "batch_size", "seed", "eval_every",
-               "patience", "shift", "cuda_graphs", "steps", "epochs")
+TRAIN_FLAGS = {dest: dest for dest in (
+    "optimizer", "lr", "momentum", "l2", "batch_size", "seed", "eval_every", "patience", "shift",
+    "cuda_graphs", "steps", "epochs")}
 
 
 def resumed_recipe(args, model, cfg):
@@ -126,12 +127,8 @@ def resumed_recipe(args, model, cfg):
     applies the changes a resumed run may make and refuses the others)."""
     from layerwise.train.run import resume_recipe
 
-    flags = given(args)
-    return resume_recipe(
-        args.resume,
-        model={field: getattr(model, field) for dest, field in MODEL_FLAGS.items()
-               if dest in flags},
-        train={dest: getattr(cfg, dest) for dest in TRAIN_FLAGS if dest in flags})
+    return resume_recipe(args.resume, model=given_fields(args, model, MODEL_FLAGS),
+                         train=given_fields(args, cfg, TRAIN_FLAGS))
 
 
 def result_line(figures: dict) -> str:

@@ -24,7 +24,7 @@ import subprocess
 from pathlib import Path
 
 from layerwise.data.files import alive
-from layerwise.errors import LayerwiseError
+from layerwise.errors import ConfigError, LayerwiseError
 
 PREFIX = "lwsim"
 SUBNET = "10.77.0"
@@ -217,7 +217,7 @@ class SimulatedHosts:
         if delay:
             raise HostsError("this kernel has no netem queueing discipline, so a link delay "
                              "cannot be simulated; give a rate only (shaped by tbf).")
-        bits = _bits_per_second(rate)
+        bits = bits_per_second(rate)
         # A bucket of half a millisecond at full rate (two frames at least): small messages
         # are serialised at the rate, not let through at once as a larger bucket would.
         burst = max(2 * 1514, int(bits / 8 * 0.0005))
@@ -236,10 +236,10 @@ class SimulatedHosts:
         return True
 
 
-def _bits_per_second(rate: str) -> float:
+def bits_per_second(rate: str) -> float:
     """tc's rate syntax (100mbit, 1gbit, 10gbit, 500kbit) in bits per second."""
     m = re.fullmatch(r"([0-9.]+)\s*([kmgt]?)(bit|bps)?", rate.strip().lower())
     if not m:
-        raise HostsError(f"cannot read the link rate {rate!r}; write e.g. 1gbit or 100mbit.")
+        raise ConfigError(f"cannot read the link rate {rate!r}; write e.g. 1gbit or 100mbit.")
     scale = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12}[m.group(2)]
     return float(m.group(1)) * scale * (8 if m.group(3) == "bps" else 1)

@@ -99,12 +99,12 @@ def check(report: dict, latency: float, efficiency: float = 1.0) -> list[dict]:
     """The model against every shaped link of a `bench links` report, with the compute rate
     calibrated on that report: modelled and measured exposed communication per epoch (the
     measured one beyond the least waited on any link, the exchanges' fixed cost)."""
-    from layerwise.distributed.simhosts import _bits_per_second
+    from layerwise.distributed.simhosts import bits_per_second
 
     p, flops = _problem(report), calibrate(report)
     rows = []
     for r in _shaped(report):
-        m = epoch(p, 2, flops, _bits_per_second(r["rate"]), latency, efficiency=efficiency)
+        m = epoch(p, 2, flops, bits_per_second(r["rate"]), latency, efficiency=efficiency)
         rows.append({"rate": r["rate"], "model_exposed": m["exposed"],
                      "measured_exposed": r["rbm_link_exposed_seconds"],
                      "model_transfer": m["transfer"]})
@@ -119,3 +119,60 @@ def fit_efficiency(report: dict, latency: float) -> float:
                    for c in check(report, latency, e))
 
     return min((e / 100 for e in range(30, 101)), key=error)
+
+
+def _read(flag: str, path: str) -> dict:
+    """A `bench links` report with CD-1 rows, or a ConfigError saying how to make one."""
+    import json
+    from pathlib import Path
+
+    from layerwise.errors import ConfigError
+
+    try:
+        report = json.loads(Path(path).read_text())
+        calibrate(report)
+    except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError):
+        raise ConfigError(f"{flag} {path} is not a readable `layerwise bench links` report "
+                          "with CD-1 rows; run the bench first (README: Several "
+                          "machines).") from None
+    return report
+
+
+def from_reports(calibration: str, check_path: str, links_gbit: list[float], ks: list[int],
+                 batch_size: int = 1000, latency: float = 0.091e-3,
+                 gpu_flops: float | None = None, plots: str | None = None) -> dict:
+    """The projection of the report's problem (8000 x 20000, 8000 examples) for each K and
+    link: compute rate calibrated on the `bench links` report `calibration`, link efficiency
+    fitted on `check_path` (slow links), both checked; a GPU at an assumed `gpu_flops` beside
+    this CPU. With `plots`, the speed-ups go to plots/projection.png."""
+    report, slow = _read("--calibration", calibration), _read("--check", check_path)
+    efficiency = fit_efficiency(slow, latency)
+    cpu = Machine("this CPU (one core per rank)", calibrate(report), True)
+    machines = [cpu] + ([Machine("GPU (rate given by --gpu-tflops)", gpu_flops, False)]
+                        if gpu_flops else [])
+    problem = Problem(8000, 20000, 8000, batch_size)
+    figures = {"model": "projection (a model, not a measurement)", "problem": vars(problem),
+               "latency_s": latency, "calibration": calibration, "check": check_path,
+               "check_rbm": f"{slow['visible']} x {slow['hidden']}",
+               "link_efficiency": efficiency, "flops_per_rank": cpu.flops,
+               "checks": {f"{r['visible']} x {r['hidden']}, {r['examples']} examples":
+                          check(r, latency, efficiency) for r in (slow, report)},
+               "machines": []}
+    series = {}
+    for m in machines:
+        entry = {"machine": m.name, "flops": m.flops, "measured": m.measured, "links": []}
+        for gbit in links_gbit:
+            rows = project(problem, m, gbit * 1e9, latency, ks, efficiency=efficiency)
+            entry["links"].append({"gbit": gbit, "rows": rows, "last_hidden": last_hidden(rows)})
+            series[f"{m.name.split(',')[0]}, {gbit:g} Gbit/s"] = [r["speedup"] for r in rows]
+        figures["machines"].append(entry)
+    if plots:
+        from pathlib import Path
+
+        from layerwise.train.curves import plot
+
+        series["ideal (5K/7)"] = [r["ideal"] for r in project(problem, cpu, 1e12, 0, ks)]
+        figures["png"] = str(plot(Path(plots) / "projection.png", "K machines", series, ks,
+                                  "model-parallel CD-1 speed-up (a model, not a measurement)",
+                                  "speed-up", log_x=True))
+    return figures
