@@ -1,0 +1,115 @@
+"""The course's figures: Labs 4, 5, 6 (and its TensorBoard writers), 7 with the hardware
+table, and 9, each beside what the course printed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from layerwise.reproduce import Plan, Row
+from layerwise.reproduce import plots as draw
+from layerwise.reproduce import say as _say
+
+COURSE_HARDWARE = (("P100 GPU (course)", 132.0), ("28 CPU cores (course)", 1308.0))
+
+
+def _mnist_or_10k(plan: Plan) -> tuple[str, str]:
+    """The dataset for Labs 6 and 7 and why."""
+    if plan.dataset:
+        return plan.dataset, "as asked"
+    from layerwise.data.resolve import locate
+
+    try:
+        locate("mnist", offline=True)
+        return "mnist", "full MNIST (55,000 / 5,000 / 10,000)"
+    except Exception:  # not present: the embedded 10,000 digits
+        return "mnist-10k", "mnist-10k: full MNIST is not here (layerwise data import mnist)"
+
+
+def run(plan: Plan, out: Path, progress: bool = True) -> tuple[list[Row], list[Path]]:
+    from layerwise import RunConfig, fit
+    from layerwise.labs import COURSE, LabOptions, lab4, lab5, lab9
+    from layerwise.nn.models import ModelConfig
+    from layerwise.train.trainer import TrainConfig
+
+    rows, plots = [], []
+    _say(progress, "course: Lab 4, linear regression by gradient descent")
+    _, f4 = lab4(LabOptions(progress=False))
+    for name, printed in COURSE[4]:
+        tol = 1e-4 if name != "loss" else 1e-8
+        rows.append(Row("course", "Lab 4", name, printed, f4[name], "", "agrees" if
+                        abs(f4[name] - printed) <= tol else "differs", "layerwise lab 4",
+                        f"within {tol:g}"))
+    plots.append(draw.lab4(f4["table"], out))
+    _say(progress, "course: Lab 5, the estimator with separate train and eval loss")
+    _, f5 = lab5(LabOptions(progress=False, steps=100 if plan.mode == "tiny" else None))
+    rows.append(Row("course", "Lab 5", "training loss after 1,000 steps", 6.28759e-07,
+                    f5["train_loss"], "", plan.tiny_mark or "measured", "layerwise lab 5",
+                    "printed: TensorFlow's LinearRegressor's loss for its final step (its own "
+                    "optimiser and loss scaling, so the figures are not expected to match)"))
+    rows.append(Row("course", "Lab 5", "evaluation loss on the separate points",
+                    "not printed (the course shows the call only)", f5["eval_loss"], "",
+                    plan.tiny_mark or "measured", "layerwise lab 5"))
+
+    dataset, why = _mnist_or_10k(plan)
+    run = RunConfig(device=plan.device, logdir=str(out / "tensorboard" / "lab6"))
+    _say(progress, f"course: Lab 6, softmax regression on {dataset}")
+    steps6 = 1000 if plan.mode != "tiny" else 50
+    r6 = fit(ModelConfig("softmax"), dataset, TrainConfig(optimizer="sgd", lr=0.5,
+                                                          batch_size=100, steps=steps6,
+                                                          eval_every=steps6 // 10), run,
+             progress=False)
+    rows.append(Row("course", "Lab 6", "test accuracy", 0.92, r6.test_accuracy, "",
+                    plan.tiny_mark or ("agrees" if round(r6.test_accuracy, 2) >= 0.92
+                                       else "differs"), f"layerwise lab 6 --dataset {dataset}",
+                    f"{why}; the course printed 92 %, compared rounded to 2 places"))
+    events = sorted(p.parent.name for p in (out / "tensorboard" / "lab6").rglob("events.*"))
+    rows.append(Row("course", "TensorBoard", "event files of Lab 6 (train and test writers)",
+                    "train/, test/", ", ".join(f"{e}/" for e in events), "",
+                    "agrees" if {"train", "test"} <= set(events) else "differs",
+                    f"layerwise train softmax --dataset {dataset} --logdir runs/lab6"))
+
+    _say(progress, f"course: Lab 7, deepnn, {plan.lab7_steps} steps on {dataset} "
+                   "(the longest part)")
+    r7 = fit(ModelConfig("deepnn"), dataset,
+             TrainConfig(optimizer="adam", lr=1e-4, batch_size=50, steps=plan.lab7_steps,
+                         eval_every=plan.lab7_steps if plan.mode == "tiny" else
+                         max(1, plan.lab7_steps // 20)),
+             RunConfig(device=plan.device), progress=progress)
+    rows.append(Row("course", "Lab 7", "test accuracy", 0.992, r7.test_accuracy, "",
+                    _verdict(plan, r7.test_accuracy >= 0.992, "differs"),
+                    f"layerwise lab 7 --dataset {dataset}" + (
+                        f" --steps {plan.lab7_steps}" if plan.mark else ""),
+                    f"{why}; {plan.lab7_steps} of the course's 20,000 steps"))
+    per_step = r7.train_seconds / r7.steps
+    seconds = per_step * 20000
+    here = f"this machine ({r7.to_dict()['device']})"
+    how = f"projected from {r7.steps} timed steps" if r7.steps < 20000 else "measured"
+    for name, printed in COURSE_HARDWARE:
+        rows.append(Row("course", "Lab 7 hardware table", f"seconds for 20,000 steps, {name}",
+                        printed, seconds, "s", "projected" if r7.steps < 20000 else "measured",
+                        f"layerwise lab 7 --dataset {dataset}",
+                        f"{here}: {how}"))
+    plots.append(draw.curves(r6.history, r7.history, out))
+    plots.append(draw.hardware(COURSE_HARDWARE, seconds, here, r7.steps < 20000, out))
+
+    _say(progress, "course: Lab 9, save, restore and transfer")
+    _, f9 = lab9(LabOptions(dataset=dataset, steps=30 if plan.mode == "tiny" else 300,
+                            device=plan.device, progress=False))
+    rows.append(Row("course", "Lab 9", "accuracy after save and restore", f9["first_accuracy"],
+                    f9["restored_accuracy"], "", "exact" if f9["restored_accuracy"] ==
+                    f9["first_accuracy"] else "differs", f"layerwise lab 9 --dataset {dataset}",
+                    "printed: the accuracy before saving, measured here in the same run"))
+    rows.append(Row("course", "Lab 9", "digits 5-9, convolutions frozen vs from scratch",
+                    f9["scratch_accuracy"], f9["test_accuracy"], "",
+                    plan.tiny_mark or "measured",
+                    f"layerwise lab 9 --dataset {dataset}",
+                    "printed: from scratch in the same run (the course gives no figure)"))
+    return rows, plots
+
+
+def _verdict(plan: Plan, ok: bool, bad: str) -> str:
+    if plan.mark:
+        return plan.mark
+    return "agrees" if ok else bad
+
+
