@@ -60,15 +60,19 @@ def load_preprocessing(payload: dict) -> Preprocessing:
     return Preprocessing.from_dict(payload.get("extra", {}).get("prep", {}))
 
 
+def stored_recipe(payload: dict, path: str | Path = "this checkpoint") -> dict:
+    """The CDConfig fields of a checkpoint that can be resumed, or a ConfigError saying why not."""
+    if "optimizer" not in payload or "train" not in payload:
+        raise ConfigError(f"{path} holds a model without its training state (a parallel run's "
+                          "--save); resume that run from its --shards directory instead.")
+    return dict(payload["train"])
+
+
 def resume_trainer(payload: dict, rbm: RBM, epochs: int | None = None,
                    cd: CDConfig | None = None) -> CDTrainer:
     """A CDTrainer continuing the saved run (to `epochs` in total if given; with the recipe
     `cd` instead of the stored one if given)."""
-    if "optimizer" not in payload or "train" not in payload:
-        raise ConfigError("this checkpoint holds a model without its training state (a "
-                          "parallel run's --save); resume that run from its --shards "
-                          "directory instead.")
-    stored = cd.to_dict() if cd is not None else dict(payload["train"])
+    stored = cd.to_dict() if cd is not None else stored_recipe(payload)
     if epochs is not None:
         stored["epochs"] = epochs
     trainer = CDTrainer(rbm, CDConfig(**stored))

@@ -188,10 +188,8 @@ def _stored(path: str) -> tuple[dict, RBMConfig, CDConfig, ParallelConfig | None
         return saved, RBMConfig.from_dict(saved["model"]), CDConfig(**saved["train"]), \
             ParallelConfig(**saved["parallel"])
     saved = io.load_payload(path)
-    if "train" not in saved:
-        raise ConfigError(f"{path} holds a model without its training state (a parallel run's "
-                          "--save); resume that run from its --shards directory instead.")
-    return saved, RBMConfig.from_dict(saved["model"]), CDConfig(**saved["train"]), None
+    recipe = CDConfig(**io.stored_recipe(saved, path))
+    return saved, RBMConfig.from_dict(saved["model"]), recipe, None
 
 
 def resume_rbm_recipe(path: str, model: dict | None = None, cd: dict | None = None,
@@ -227,20 +225,23 @@ def _resume(path: str, model: RBMConfig | None, cd: CDConfig | None,
         stored_cd = with_changes(stored_cd, {k: getattr(cd, k) for k in CD_MAY_CHANGE
                                              if getattr(cd, k) is not None})
     if parallel is None:
-        prep = io.load_preprocessing(saved)
-        if binarize is not None and binarize != prep.binarize:
-            raise ConfigError(f"{path} was trained {'with' if prep.binarize else 'without'} "
-                              "--binarize, and a resumed run cannot change that.")
+        prep = _same_binarize(path, io.load_preprocessing(saved), binarize)
         rbm = io.rbm_from_payload(saved, path).to(dist.device)
         return io.resume_trainer(saved, rbm, cd=stored_cd), prep, notes
     state, prep = shards.load_shard(path, saved, dist)
-    if binarize is not None and binarize != prep.binarize:
-        raise ConfigError(f"{path} was trained {'with' if prep.binarize else 'without'} "
-                          "--binarize, and a resumed run cannot change that.")
+    _same_binarize(path, prep, binarize)
     init = RBM(stored_model, torch.Generator().manual_seed(stored_cd.seed))
     trainer = ParallelCD(init, stored_cd, stored_parallel, dist)
     trainer.load_state_dict(state)
     return trainer, prep, notes
+
+
+def _same_binarize(path: str, prep: Preprocessing, binarize: bool | None) -> Preprocessing:
+    """`prep`, unless the run asks for another binarisation than the one trained with."""
+    if binarize is not None and binarize != prep.binarize:
+        raise ConfigError(f"{path} was trained {'with' if prep.binarize else 'without'} "
+                          "--binarize, and a resumed run cannot change that.")
+    return prep
 
 
 def _save(trainer: Trainer, prep: Preprocessing, dataset: str, checkpoint: str | None,
