@@ -2,19 +2,34 @@
 
 import json
 
+import pytest
 import torch
 
 from conftest import needs_native_bf16
 from layerwise.cli.main import main
+from layerwise.device import native_bf16
 
 
-def test_bench_lab7_writes_json_and_png(tmp_path, capsys):
+def test_bench_lab7_writes_json_and_png(tmp_path, capsys, monkeypatch):
+    from layerwise.bench import lab7
+
+    # torch.compile's first step takes half a minute here; its row has a test of its own
+    monkeypatch.delitem(lab7.PLAIN, "plain + torch.compile")
     assert main(["bench", "lab7", "--steps", "4", "--device", "cpu", "--out", str(tmp_path),
                  "--json"]) == 0
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     stored = json.loads((tmp_path / "lab7.json").read_text())
-    assert stored["rows"].keys() == {"plain eager PyTorch", "layerwise"}
+    assert stored["rows"].keys() == {"plain eager PyTorch", "plain + channels-last",
+                                     "plain + fused Adam", "plain + bf16 autocast", "layerwise"}
     assert stored["steps"] == 4 and printed["speedup_vs_plain"] == stored["speedup_vs_plain"]
+    assert stored["step_flops"] == pytest.approx(4.10e9, rel=0.01)  # deepnn at batch 50
+    for name, row in stored["rows"].items():
+        if "skipped" in row:
+            assert name == "plain + bf16 autocast" and not native_bf16(torch.device("cpu"))
+            continue
+        assert row["x_floor"] == pytest.approx(
+            row["seconds"] * row["paired_gemm_flops"] / (4 * stored["step_flops"]))
+        assert 0 < row["test_accuracy"] <= 1
     assert {"torch", "revision", "device_name", "python"} <= set(stored["environment"])
     assert (tmp_path / "lab7.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -41,3 +56,20 @@ def test_rbm_bench_pairs_bf16_epochs_with_bf16_gemm_windows():
     row = rbm.time_paired(lambda x, seed, between: rbm.time_layerwise(x, seed, between, "bf16"),
                           x, 0, torch.bfloat16)
     assert len(row["paired_gemm_flops"]) == rbm.EPOCHS and row["x_floor"] > 0
+
+
+@pytest.mark.slow
+def test_bench_lab7_compiled_loop_trains_like_the_eager_one():
+    from layerwise.bench import lab7
+    from layerwise.data.datasets import load_dataset
+
+    data = load_dataset("mnist-10k", val_size=0)
+    losses = []
+    for variant in (lab7.Variant(), lab7.Variant(compile=True)):
+        torch.manual_seed(0)
+        net = lab7.course_deepnn(1, 28, 28, 10)
+        assert lab7.plain_loop(net, data, 5, torch.device("cpu"), 0, variant) > 0
+        net.eval()
+        losses.append(float(torch.nn.functional.cross_entropy(net(data.test.x[:500]),
+                                                              data.test.y[:500])))
+    assert losses[0] == pytest.approx(losses[1], rel=1e-3)

@@ -20,8 +20,7 @@ from layerwise.train.trainer import TrainConfig, train
 def _run(data, mcfg, cfg, device="cpu"):
     torch.manual_seed(0)
     model = build_model(mcfg).to(device)
-    opt = build_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.momentum,
-                          torch.device(device))
+    opt = build_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.momentum)
     torch.manual_seed(1)  # the dropout and shift stream, the same for both runs
     result = train(model, data, cfg, progress=False, optimizer=opt)
     return model, opt, result

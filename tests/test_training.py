@@ -257,3 +257,53 @@ def test_the_front_door_takes_any_module_and_rbms_take_arrays(tmp_path):
                        lw.RunConfig(device="cpu"), progress=False)
     assert rbm.rbm.cfg.n_visible == 12 and len(rbm.history) == 2 and rbm.recon_error is None
     assert rbm.transform(torch.from_numpy(x)).shape == (200, 5)
+
+
+@pytest.mark.parametrize("pool", ["max", "min"])
+@pytest.mark.parametrize("layout", [torch.contiguous_format, torch.channels_last])
+def test_deepnn_pools_before_its_relu_with_the_course_s_outputs_and_gradients(pool, layout):
+    # layerwise's deepnn pools first (a quarter of the ReLU's work); the course's order is
+    # conv, ReLU, pool. Both must give the same numbers exactly, background ties included.
+    torch.manual_seed(0)
+    ours = build_model(ModelConfig("deepnn", (1, 28, 28), 10, dropout=0.0, pool=pool))
+    course = build_model(ModelConfig("deepnn", (1, 28, 28), 10, dropout=0.0, pool=pool))
+    for block in list(course)[:2]:
+        assert isinstance(block[1], Pool2d) and isinstance(block[2], nn.ReLU)
+        block[1], block[2] = block[2], block[1]  # back to conv, ReLU, pool
+    course.load_state_dict(ours.state_dict())
+    x = torch.rand(6, 1, 28, 28)
+    x[:, :, :10] = 0  # blank rows, as MNIST's borders: windows of equal conv outputs
+    x = x.contiguous(memory_format=layout)
+    outs, grads = [], []
+    for net in (ours, course):
+        net.to(memory_format=layout)
+        out = net(x)
+        out.square().sum().backward()
+        outs.append(out)
+        grads.append([p.grad for p in net.parameters()])
+    assert torch.equal(*outs)
+    assert all(torch.equal(a, b) for a, b in zip(*grads, strict=True))
+
+
+def test_conv_nets_train_channels_last_on_the_cpu_with_the_same_result(monkeypatch):
+    import layerwise.train.trainer as trainer
+
+    data = load_dataset("mnist-10k", val_size=100)
+    # SGD: Adam's normalised step would magnify rounding differences of near-zero gradients
+    cfg = TrainConfig(optimizer="sgd", lr=0.05, batch_size=20, steps=6, eval_every=6)
+    runs = []
+    for layout in (torch.channels_last, torch.contiguous_format):
+        monkeypatch.setattr(trainer, "cpu_memory_format", lambda model, x, f=layout: f)
+        torch.manual_seed(0)
+        net = build_model(ModelConfig("deepnn"), data)
+        result = train(net, data, cfg, progress=False)
+        assert net[0][0].weight.is_contiguous(memory_format=layout)
+        runs.append((net, result.history.rows[-1]))
+    # only the order of the convolutions' sums differs
+    assert runs[0][1]["val_loss"] == pytest.approx(runs[1][1]["val_loss"], rel=1e-4)
+    for a, b in zip(runs[0][0].parameters(), runs[1][0].parameters(), strict=True):
+        assert torch.allclose(a, b, atol=1e-5)
+    monkeypatch.undo()
+    assert trainer.cpu_memory_format(net, data.train.x) is torch.channels_last
+    mlp = build_model(ModelConfig("mlp"), data)
+    assert trainer.cpu_memory_format(mlp, data.train.x) is torch.contiguous_format

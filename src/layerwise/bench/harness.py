@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import platform
 import subprocess
+import time
 from pathlib import Path
 
 import torch
@@ -28,11 +29,24 @@ def git_revision() -> str:
         return "unknown"
 
 
+def cpu_name() -> str:
+    """The CPU's model name as the kernel reports it (Linux), else the platform's word."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()} ({platform.machine()})"
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def environment(device: torch.device) -> dict:
+    import os
+
     import numpy
 
     return {"device": str(device), "device_name": describe(device),
-            "cpu": platform.processor() or platform.machine(),
+            "cpu": cpu_name(), "cpu_count": os.cpu_count(),
             "cpu_instruction_sets": cpu_instruction_sets(),
             "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
             "torch": torch.__version__, "numpy": numpy.__version__,
@@ -51,4 +65,31 @@ def cpu_line(env: dict) -> str:
     isa = env["cpu_instruction_sets"]
     flags = ", ".join(f"{name} {'yes' if isa[key] else 'no'}" for name, key in (
         ("AVX2", "avx2"), ("AVX-512", "avx512"), ("AVX512_BF16", "avx512_bf16"), ("AMX", "amx")))
-    return f"CPU: {env['cpu']}; {flags}; torch CPU capability {isa['capability']}"
+    cores = f", {env['cpu_count']} logical CPUs" if env.get("cpu_count") else ""
+    return f"CPU: {env['cpu']}{cores}; {flags}; torch CPU capability {isa['capability']}"
+
+
+def sync(device: torch.device) -> None:
+    """Wait for the device's queued work, so that a clock read after it is honest."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def gemm_rate(device: torch.device, dtype: torch.dtype, n: int = 2048, repeats: int = 10,
+              windows: int = 3) -> float:
+    """Measured FLOP/s of an n x n x n matrix product (the device's practical peak): the best
+    of `windows` windows of `repeats` products each."""
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    c = torch.empty(n, n, device=device, dtype=dtype)
+    for _ in range(2):
+        torch.mm(a, b, out=c)
+    best = 0.0
+    for _ in range(windows):
+        sync(device)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            torch.mm(a, b, out=c)
+        sync(device)
+        best = max(best, 2 * n ** 3 * repeats / (time.perf_counter() - start))
+    return best

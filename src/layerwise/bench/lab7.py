@@ -1,53 +1,135 @@
 """`layerwise bench lab7`: the course's Lab 7 recipe (deepnn, Adam 1e-4, batches of 50,
-dropout 0.5), timed with layerwise's trainer and with a plain eager PyTorch loop in the same run.
+dropout 0.5) as a plain eager PyTorch loop, as that loop with each usual speed-up alone, and as
+layerwise's trainer, in one run and against a compute floor.
 
-The peer is what a user would write from the course's listing: model on the device, each batch
-drawn on the host and copied over, `torch.optim.Adam` with default (unfused) kernels, accuracy
-read back every 100 steps as the course's loop printed it. layerwise keeps the dataset on the
-device, draws batches as `randperm` slices there, uses the fused Adam on CUDA and reads nothing
-back inside the loop. On CUDA two more rows replay each step from a CUDA graph
-(`--cuda-graphs`), with float32 and with TensorFloat-32 matrix products (convolutions keep
-PyTorch's default in every row). All see the same initial weights and the same number of steps.
+- floor: the step's floating-point operations, counted by torch's FlopCounterMode on the
+  course's net (both convolutions and both dense layers, forward and backward; the first
+  convolution needs no input gradient), divided by the device's GEMM rate at the row's
+  precision. A short 2048^3 GEMM window runs right after each row and that row's x floor uses
+  it, so a machine that slows down for a while (shared cores) does not flatter or blame a row.
+- plain eager PyTorch, the peer: what a user writes from the course's listing (conv, ReLU,
+  max-pool twice, dense, dropout, dense), each batch drawn on the host and copied over,
+  `torch.optim.Adam` with its defaults (the per-tensor loop on a CPU), accuracy read back every
+  100 steps as the course's loop printed it.
+- the same loop with one change each: channels-last (NHWC) model and batches, the fused Adam
+  kernel, `torch.compile` (inductor; compilation happens in the warm-up, not the timed steps),
+  and bfloat16 autocast where the device multiplies bfloat16 natively (skipped, saying why,
+  where it would be emulated).
+- layerwise: `train` as `layerwise train` runs it: the dataset on the device, `randperm`
+  slices, channels-last on a CPU, the fused Adam, max-pooling before the ReLU (they commute),
+  nothing read back inside the loop. On CUDA two more rows replay each step from a CUDA graph,
+  with float32 and with TensorFloat-32 products.
+
+Every row starts from the same initial weights, runs WARMUP untimed steps first and then the
+same number of timed steps, and reports the test accuracy it reached.
 """
 
 from __future__ import annotations
 
+import copy
 import time
+from contextlib import nullcontext
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
+from layerwise.bench.harness import gemm_rate, sync
 from layerwise.data.datasets import load_dataset
-from layerwise.device import tf32_products
+from layerwise.device import native_bf16, tf32_products
 from layerwise.nn.models import ModelConfig, build_model
 from layerwise.train.trainer import TrainConfig, evaluate, train
 
+BATCH, WARMUP = 50, 3
+NO_BF16 = ("skipped: this device has no native bfloat16 products (no AVX-512 BF16 or AMX on "
+           "this CPU), so autocast would run emulated products far slower than float32")
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+
+@dataclass(frozen=True)
+class Variant:
+    """One change to the plain loop."""
+
+    channels_last: bool = False
+    fused_adam: bool = False
+    compile: bool = False
+    bf16_autocast: bool = False
 
 
-def plain_eager(model, data, steps: int, batch: int, device: torch.device, seed: int) -> float:
-    """The course's loop in plain PyTorch; returns seconds."""
+PLAIN = {"plain eager PyTorch": Variant(),
+         "plain + channels-last": Variant(channels_last=True),
+         "plain + fused Adam": Variant(fused_adam=True),
+         "plain + torch.compile": Variant(compile=True),
+         "plain + bf16 autocast": Variant(bf16_autocast=True)}
+
+
+def course_deepnn(c: int, h: int, w: int, classes: int) -> nn.Sequential:
+    """deepnn as the course lists it, ReLU before pooling; its parameter names match
+    `build_model("deepnn")`, so both load the same state dict."""
+    return nn.Sequential(
+        nn.Sequential(nn.Conv2d(c, 32, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2)),
+        nn.Sequential(nn.Conv2d(32, 64, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2)),
+        nn.Sequential(nn.Flatten(), nn.Linear(64 * (h // 4) * (w // 4), 1024), nn.ReLU(),
+                      nn.Dropout(0.5)),
+        nn.Linear(1024, classes))
+
+
+def step_flops(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> int:
+    """Floating-point operations of one training step's forward and backward passes."""
+    probe = copy.deepcopy(model)
+    with FlopCounterMode(display=False) as counter:
+        F.cross_entropy(probe(x), y).backward()
+    return counter.get_total_flops()
+
+
+def plain_loop(model: nn.Module, data, steps: int, device: torch.device, seed: int,
+               variant: Variant) -> float:
+    """The course's loop in plain PyTorch with `variant`'s one change; returns the seconds of
+    `steps` steps after WARMUP untimed ones."""
     x_host, y_host = data.train.x.cpu(), data.train.y.cpu()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4, foreach=False)
+    layout = torch.channels_last if variant.channels_last else torch.contiguous_format
+    model.to(memory_format=layout)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-4, fused=variant.fused_adam or None)
+    net = torch.compile(model) if variant.compile else model
+    autocast = torch.autocast(device.type, torch.bfloat16) if variant.bf16_autocast \
+        else nullcontext()
     g = torch.Generator().manual_seed(seed)
     model.train()
-    _sync(device)
-    start = time.perf_counter()
-    for i in range(steps):
-        idx = torch.randint(0, len(x_host), (batch,), generator=g)
-        x, y = x_host[idx].to(device), y_host[idx].to(device)
-        out = model(x)
+
+    def step(i: int) -> None:
+        idx = torch.randint(0, len(x_host), (BATCH,), generator=g)
+        x = x_host[idx].to(device).contiguous(memory_format=layout)
+        y = y_host[idx].to(device)
+        with autocast:
+            out = net(x)
+            loss = F.cross_entropy(out, y)
         if i % 100 == 0:
             _ = float((out.argmax(1) == y).float().mean())  # the course printed this
-        loss = F.cross_entropy(out, y)
         opt.zero_grad()
         loss.backward()
         opt.step()
-    _sync(device)
+
+    for i in range(WARMUP):
+        step(i + 1)
+    sync(device)
+    start = time.perf_counter()
+    for i in range(steps):
+        step(i)
+    sync(device)
     return time.perf_counter() - start
+
+
+def layerwise_run(model: nn.Module, data, steps: int, seed: int, cuda_graphs: bool,
+                  tf32: bool) -> float:
+    """Seconds of `train` for `steps` steps, after a WARMUP-step run on a copy (oneDNN and
+    cuBLAS set up their kernels on first use)."""
+    cfg = TrainConfig(optimizer="adam", lr=1e-4, batch_size=BATCH, steps=steps,
+                      eval_every=steps + 1, seed=seed, cuda_graphs=cuda_graphs)
+    with tf32_products(tf32):
+        warm = replace(cfg, steps=WARMUP, eval_every=WARMUP + 1)
+        train(copy.deepcopy(model), data, warm, progress=False)
+        return train(model, data, cfg, progress=False).train_seconds
 
 
 def run(dataset: str, steps: int, device: torch.device, seed: int = 0,
@@ -56,26 +138,43 @@ def run(dataset: str, steps: int, device: torch.device, seed: int = 0,
     mcfg = ModelConfig("deepnn").sized_for(data)  # with the course's dropout 0.5
     torch.manual_seed(seed)
     init = build_model(mcfg).state_dict()
-    rows = {}
-    peer = build_model(mcfg).to(device)
-    peer.load_state_dict(init)
-    seconds = plain_eager(peer, data, steps, 50, device, seed)
-    rows["plain eager PyTorch"] = {"seconds": seconds, "test_accuracy":
-                                   evaluate(peer, data.test, "classification")["accuracy"]}
-    variants = [("layerwise", False, False)]
+    flops = step_flops(course_deepnn(*mcfg.input_shape, mcfg.num_outputs).to(device),
+                       data.train.x[:BATCH], data.train.y[:BATCH])
+    gemm = {"float32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16}
+    rows: dict[str, dict] = {}
+
+    def timed(name: str, products: str, model: nn.Module, seconds_of) -> None:
+        if progress:
+            print(f"timing {name} ...", flush=True)
+        torch.manual_seed(seed)  # the dropout masks
+        seconds = seconds_of(model)
+        with tf32_products(products == "tf32"):
+            rate = gemm_rate(device, gemm[products], repeats=3, windows=1)
+        rows[name] = {"seconds": seconds, "products": products, "paired_gemm_flops": rate,
+                      "x_floor": seconds * rate / (flops * steps),
+                      "test_accuracy": evaluate(model, data.test, "classification")["accuracy"]}
+
+    for name, variant in PLAIN.items():
+        if variant.bf16_autocast and not native_bf16(device):
+            rows[name] = {"skipped": NO_BF16}
+            continue
+        peer = course_deepnn(*mcfg.input_shape, mcfg.num_outputs).to(device)
+        peer.load_state_dict(init)
+        timed(name, "bf16" if variant.bf16_autocast else "float32", peer,
+              lambda m, v=variant: plain_loop(m, data, steps, device, seed, v))
+    ours = [("layerwise", False, False)]
     if device.type == "cuda":
-        variants += [("layerwise, CUDA graph", True, False),
-                     ("layerwise, CUDA graph, TF32", True, True)]
-    for name, graphs, tf32 in variants:
-        ours = build_model(mcfg).to(device)
-        ours.load_state_dict(init)
-        cfg = TrainConfig(optimizer="adam", lr=1e-4, batch_size=50, steps=steps,
-                          eval_every=steps + 1, seed=seed, cuda_graphs=graphs)
-        with tf32_products(tf32):
-            result = train(ours, data, cfg, progress=progress)
-        rows[name] = {"seconds": result.train_seconds, "test_accuracy":
-                      evaluate(ours, data.test, "classification")["accuracy"]}
-    fastest = min(rows[name]["seconds"] for name, _, _ in variants)
-    speedup = rows["plain eager PyTorch"]["seconds"] / fastest
-    return {"suite": "lab7", "dataset": dataset, "steps": steps, "batch_size": 50,
-            "rows": rows, "speedup_vs_plain": speedup}
+        ours += [("layerwise, CUDA graph", True, False),
+                 ("layerwise, CUDA graph, TF32", True, True)]
+    for name, graphs, tf32 in ours:
+        model = build_model(mcfg).to(device)
+        model.load_state_dict(init)
+        timed(name, "tf32" if tf32 else "float32", model,
+              lambda m, g=graphs, t=tf32: layerwise_run(m, data, steps, seed, g, t))
+    plain = rows["plain eager PyTorch"]
+    fastest = min((rows[name] for name, _, _ in ours), key=lambda r: r["seconds"])
+    return {"suite": "lab7", "dataset": dataset, "steps": steps, "batch_size": BATCH,
+            "warmup_steps": WARMUP, "step_flops": flops,
+            "floor_seconds": flops * steps / plain["paired_gemm_flops"], "rows": rows,
+            "speedup_vs_plain": plain["seconds"] / fastest["seconds"],
+            "floor_speedup_vs_plain": plain["x_floor"] / fastest["x_floor"]}

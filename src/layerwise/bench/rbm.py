@@ -28,6 +28,7 @@ from collections.abc import Callable
 
 import torch
 
+from layerwise.bench.harness import gemm_rate, sync
 from layerwise.data.datasets import load_dataset
 from layerwise.device import native_bf16, tf32_products
 from layerwise.rbm.loop import fit
@@ -38,31 +39,6 @@ V, H, B = 784, 500, 100
 EPOCHS = 3  # timed epochs per implementation; the median is reported
 BF16_EMULATED = ("skipped: this device has no native bfloat16 products (no AVX-512 BF16 or AMX "
                  "on this CPU), so they would be emulated and far slower than float32")
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def gemm_rate(device: torch.device, dtype: torch.dtype, n: int = 2048, repeats: int = 10,
-              windows: int = 3) -> float:
-    """Measured FLOP/s of an n x n x n matrix product (the device's practical peak): the best
-    of `windows` windows of `repeats` products each."""
-    a = torch.randn(n, n, device=device, dtype=dtype)
-    b = torch.randn(n, n, device=device, dtype=dtype)
-    c = torch.empty(n, n, device=device, dtype=dtype)
-    for _ in range(2):
-        torch.mm(a, b, out=c)
-    best = 0.0
-    for _ in range(windows):
-        _sync(device)
-        start = time.perf_counter()
-        for _ in range(repeats):
-            torch.mm(a, b, out=c)
-        _sync(device)
-        best = max(best, 2 * n ** 3 * repeats / (time.perf_counter() - start))
-    return best
 
 
 Between = Callable[[], None]  # runs between two timed epochs: the paired GEMM window
@@ -78,7 +54,7 @@ def time_layerwise(x: torch.Tensor, seed: int, between: Between = lambda: None,
                                       momentum=0.5, matmul=matmul, seed=seed))
     for _ in range(10):  # warm-up
         trainer.step(x[:B])
-    _sync(x.device)
+    sync(x.device)
 
     def on_epoch(record):
         if record.epoch > skip:
@@ -122,10 +98,10 @@ def time_fits(fit_once: Callable[[], object], between: Between,
     both sides), `between()` after each."""
     seconds = []
     for _ in range(EPOCHS):
-        _sync(device)
+        sync(device)
         start = time.perf_counter()
         fit_once()
-        _sync(device)
+        sync(device)
         seconds.append(time.perf_counter() - start)
         between()
     return seconds
@@ -202,7 +178,7 @@ def large_problem(device: torch.device, examples: int, seed: int = 0) -> list[di
         trainer = CDTrainer(rbm, CDConfig(epochs=1, batch_size=B, matmul=matmul, seed=seed))
         xs = x.to(rbm.W.dtype)
         trainer.step(xs[:B])  # warm-up
-        _sync(device)
+        sync(device)
         seconds = fit(trainer, xs)[0].seconds
         del rbm, trainer, xs  # the next precision needs the memory
         achieved = 10 * examples * V_big * H_big / seconds

@@ -126,17 +126,25 @@ def cmd_lab7(args) -> int:
     report = lab7.run(args.dataset, steps, device, args.seed, progress=show_progress(args))
     env, json_path = record_environment(report, "lab7", args, device)
     out = Path(args.out)
-    names = list(report["rows"])
+    names = [n for n, r in report["rows"].items() if "seconds" in r]
     plot(out / "lab7.png", "implementation", {"seconds": [report["rows"][n]["seconds"]
                                                          for n in names]},
          names, f"Lab 7 recipe, {steps} steps, {env['device_name']}", "s")
-    lines = [f"Lab 7 recipe: deepnn, {steps} steps of 50, on {args.dataset} "
-             f"({env['device_name']}, torch {env['torch']}, revision {env['revision']})",
-             f"{'implementation':<28} {'seconds':>9} {'test acc':>9}"]
-    lines += [f"{n:<28} {r['seconds']:>9.2f} {r['test_accuracy']:>9.4f}"
-              for n, r in report["rows"].items()]
-    lines.append(f"speed-up of the fastest over plain eager: {report['speedup_vs_plain']:.2f}x; "
-                 f"wrote {json_path} and {out / 'lab7.png'}")
+    lines = [f"Lab 7 recipe: deepnn, {steps} steps of 50 after {report['warmup_steps']} "
+             f"untimed, on {args.dataset} ({env['device_name']}, torch {env['torch']}, "
+             f"revision {env['revision']})",
+             f"floor = {report['step_flops'] / 1e9:.2f} GFLOP a step (convolutions and dense "
+             f"layers, forward and backward) / the GEMM rate of a window run right after each "
+             f"row = {report['floor_seconds']:.2f} s at the plain loop's window",
+             f"{'implementation':<30} {'products':>8} {'seconds':>9} {'x floor':>8} "
+             f"{'test acc':>9}"]
+    for n, r in report["rows"].items():
+        lines.append(f"{n:<30} {r['products']:>8} {r['seconds']:>9.2f} {r['x_floor']:>8.2f} "
+                     f"{r['test_accuracy']:>9.4f}" if "seconds" in r else f"{n:<30} "
+                     f"{r['skipped']}")
+    lines.append(f"speed-up of layerwise over plain eager: {report['speedup_vs_plain']:.2f}x "
+                 f"({report['floor_speedup_vs_plain']:.2f}x by the paired floors); wrote "
+                 f"{json_path} and {out / 'lab7.png'}")
     lines.insert(1, cpu_summary(report))
     emit(lines, report, args.json)
     return 0

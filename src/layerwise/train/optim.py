@@ -42,8 +42,8 @@ class CourseMomentum(torch.optim.Optimizer):
         return loss
 
 
-def build_optimizer(name: str, params, lr: float, momentum: float = 0.9,
-                    device: torch.device | None = None) -> torch.optim.Optimizer:
+def build_optimizer(name: str, params, lr: float,
+                    momentum: float = 0.9) -> torch.optim.Optimizer:
     """`gd`/`sgd`: plain a -= lr * grad (eq. 4; they differ in batch size, not update);
     `momentum`: eq. 5; `adam`: Adam with PyTorch's defaults for the betas."""
     params = [p for p in params if p.requires_grad]
@@ -54,8 +54,11 @@ def build_optimizer(name: str, params, lr: float, momentum: float = 0.9,
     if name == "momentum":
         return CourseMomentum(params, lr=lr, nu=momentum)
     if name == "adam":
-        fused = device is not None and device.type == "cuda"
-        return torch.optim.Adam(params, lr=lr, fused=fused or None)
+        # The fused kernel updates each parameter in one pass over its four tensors; on the
+        # CPU as on CUDA (torch >= 2.4) it is several times faster than the default per-tensor
+        # loop for deepnn's 3.3 M parameters. Its arithmetic is Adam's, in one rounding order.
+        return torch.optim.Adam(params, lr=lr, fused=all(p.dtype.is_floating_point
+                                                           for p in params) or None)
     raise ConfigError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}.")
 
 

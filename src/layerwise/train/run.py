@@ -173,8 +173,7 @@ def _fit(model, data, cfg: TrainConfig, run: RunConfig, dist: Dist, checkpoint, 
     net = net.to(dist.device)
     if freeze:
         freeze_layers(net, freeze)
-    optimizer = build_optimizer(cfg.optimizer, net.parameters(), cfg.lr, cfg.momentum,
-                                dist.device)
+    optimizer = build_optimizer(cfg.optimizer, net.parameters(), cfg.lr, cfg.momentum)
     start_step, batch_state = 0, None
     if run.resume:
         optimizer.load_state_dict(payload["optimizer"])

@@ -109,6 +109,19 @@ def random_shift(x: torch.Tensor, s: int) -> torch.Tensor:
     return padded[b, c, rows, cols]
 
 
+def cpu_memory_format(model: nn.Module, x: torch.Tensor) -> torch.memory_format:
+    """channels_last for a convolutional model on the CPU, else contiguous.
+
+    oneDNN's max pooling on NHWC tensors is about 15x faster than PyTorch's NCHW kernel and
+    its convolutions are as fast or faster there, so a deepnn step on the CPU takes ~20 % less
+    time in channels-last (`layerwise bench lab7` times it beside the plain loop). On CUDA the
+    best layout depends on the dtype and cuDNN's choices, so it is left as it is."""
+    convolutional = any(isinstance(m, nn.Conv2d) for m in model.modules())
+    if x.device.type == "cpu" and x.dim() == 4 and convolutional:
+        return torch.channels_last
+    return torch.contiguous_format
+
+
 def loss_fn(task: str):
     return F.cross_entropy if task == "classification" else F.mse_loss
 
@@ -164,6 +177,9 @@ def train(model: nn.Module, data: Dataset, cfg: TrainConfig, *, progress: bool =
     """
     device = data.train.x.device
     ranks = dist.world_size if dist is not None and dist.active else 1
+    channels_last = cpu_memory_format(model, data.train.x) is torch.channels_last
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
     net = dist.wrap(model) if ranks > 1 else model
     task, n = data.task, len(data.train)
     batch = cfg.batch_for(n)
@@ -171,8 +187,7 @@ def train(model: nn.Module, data: Dataset, cfg: TrainConfig, *, progress: bool =
     per_epoch = math.ceil(n / batch)
     eval_every = cfg.eval_every or per_epoch
     if optimizer is None:
-        optimizer = build_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.momentum,
-                                    device)
+        optimizer = build_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.momentum)
     if cfg.cuda_graphs and ranks > 1:
         raise ConfigError(f"--cuda-graphs trains in one process; this run has {ranks} ranks.")
 
@@ -184,6 +199,8 @@ def train(model: nn.Module, data: Dataset, cfg: TrainConfig, *, progress: bool =
         x, y = data.train.x.index_select(0, mine), data.train.y.index_select(0, mine)
         if cfg.shift and x.dim() == 4:
             x = random_shift(x, cfg.shift)
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         if ranks == 1:
             loss = loss_fn(task)(net(x), y)
         else:
