@@ -68,3 +68,20 @@ def test_labs_say_what_they_ran_and_show_the_courses_figures(capsys):
     assert main(["lab", "6", "--steps", "20", "--device", "cpu", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "test_accuracy" in out and "0.92" in out and "full MNIST" in out
+
+
+def test_lab6_over_seeds_reports_each_run_and_their_mean(capsys):
+    assert main(["lab", "6", "--steps", "100", "--device", "cpu", "--seeds", "3", "--seed", "4",
+                 "--json"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    fig = json.loads(out[-1])
+    each = fig["test_accuracy_seeds"]
+    assert fig["seeds"] == [4, 6] and len(each) == 3 and len(set(each)) > 1  # seeds differ
+    assert fig["test_accuracy"] == pytest.approx(sum(each) / 3)
+    assert fig["test_accuracy_std"] > 0 and fig["course"][0]["here"] == fig["test_accuracy"]
+    # the first run is the single run of its seed (the data is split with the first seed)
+    assert main(["lab", "6", "--steps", "100", "--device", "cpu", "--seed", "4", "--json"]) == 0
+    single = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert single["test_accuracy"] == each[0]
+    assert any(line.startswith("seed 6: test accuracy") for line in out)
+    assert main(["lab", "6", "--seeds", "0"]) == 2

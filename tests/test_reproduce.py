@@ -23,6 +23,7 @@ def test_both_documents_in_tiny_mode(tmp_path, capsys):
     assert by["Table 4.1", "MB per epoch, binary float32, K=8"]["measured"] == 336
     assert by["Table 1 (CIFAR-10)", "net3 parameters"]["verdict"] == "exact"
     assert by["Lab 7", "test accuracy"]["verdict"] == "tiny"  # a shortened run says so
+    assert by["Lab 6", "test accuracy, mean of 2 seeds"]["command"].endswith("--seeds 2")
     assert by["Lab 9", "accuracy after save and restore"]["verdict"] == "exact"
     report = (out / "REPORT.md").read_text()
     assert "| Lab 4 | W | -0.9999969 |" in report

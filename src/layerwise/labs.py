@@ -16,10 +16,11 @@ import torch
 
 from layerwise.data.datasets import Dataset, Split, load_dataset
 from layerwise.device import describe, resolve_device
+from layerwise.errors import ConfigError
 from layerwise.nn.models import ModelConfig, build_model, freeze_layers
-from layerwise.runtime import RunConfig
+from layerwise.runtime import RunConfig, as_dataset
 from layerwise.train.checkpoint import load_checkpoint, load_state_checked, save_checkpoint
-from layerwise.train.run import fit
+from layerwise.train.run import FitResult, fit
 from layerwise.train.trainer import TrainConfig, evaluate, train
 
 
@@ -31,6 +32,11 @@ class LabOptions:
     logdir: str | None = None
     seed: int = 0
     progress: bool = True
+    seeds: int = 1  # labs 6 and 7: repeat the recipe from seeds seed .. seed + seeds - 1
+
+    def __post_init__(self):
+        if self.seeds < 1:
+            raise ConfigError(f"--seeds must be at least 1, got {self.seeds}.")
 
 
 def lab1(opts: LabOptions):
@@ -102,6 +108,8 @@ def lab5(opts: LabOptions):
 
 
 def _supervised(opts: LabOptions, model: ModelConfig, cfg: TrainConfig, default_dataset: str):
+    if opts.seeds > 1:
+        return _over_seeds(opts, model, cfg, default_dataset)
     run = RunConfig(device=opts.device, logdir=opts.logdir)
     figures = fit(model, opts.dataset or default_dataset, cfg, run,
                   progress=opts.progress).to_dict()
@@ -109,6 +117,46 @@ def _supervised(opts: LabOptions, model: ModelConfig, cfg: TrainConfig, default_
     lines = [f"{figures['model']} on {figures['dataset']} ({figures['device']}): test accuracy "
              f"{figures['test_accuracy']:.4f} after {figures['steps']} steps, "
              f"{figures['train_seconds']:.1f} s"]
+    return lines, figures
+
+
+def over_seeds(model: ModelConfig, data, cfg: TrainConfig, seeds: range, run: RunConfig,
+               progress: bool = True) -> list[FitResult]:
+    """`fit` of the same recipe from each seed in `seeds` (initial weights, batch order,
+    dropout) on one load of `data` (a name, split with the first seed, or a Dataset); only the
+    first run logs to `run.logdir`."""
+    device = resolve_device(run.device)
+    data = as_dataset(data, run, seeds[0], device, progress)
+    results = []
+    for seed in seeds:
+        this = run if seed == seeds[0] else dataclasses.replace(run, logdir=None)
+        results.append(fit(model, data, dataclasses.replace(cfg, seed=seed), this,
+                           progress=False))
+        if progress:
+            print(f"seed {seed}: test accuracy {results[-1].test_accuracy:.4f} "
+                  f"({results[-1].train_seconds:.1f} s)", flush=True)
+    return results
+
+
+def _over_seeds(opts: LabOptions, model: ModelConfig, cfg: TrainConfig, default_dataset: str):
+    """The lab's figures over `opts.seeds` runs: `test_accuracy` is their mean, beside their
+    standard deviation and each run's accuracy."""
+    results = over_seeds(model, opts.dataset or default_dataset, cfg,
+                         range(opts.seed, opts.seed + opts.seeds),
+                         RunConfig(device=opts.device, logdir=opts.logdir), opts.progress)
+    runs = [r.to_dict() for r in results]
+    accuracy = torch.tensor([r["test_accuracy"] for r in runs], dtype=torch.float64)
+    mean, std = float(accuracy.mean()), float(accuracy.std())
+    figures = {**{k: v for k, v in runs[0].items() if k != "history"},
+               "test_accuracy": mean, "test_accuracy_std": std,
+               "test_accuracy_seeds": accuracy.tolist(), "seeds": [opts.seed, opts.seed +
+                                                                   opts.seeds - 1],
+               "test_loss": sum(r["test_loss"] for r in runs) / len(runs),
+               "train_seconds": sum(r["train_seconds"] for r in runs) / len(runs)}
+    lines = [f"{figures['model']} on {figures['dataset']} ({figures['device']}), seeds "
+             f"{opts.seed}-{opts.seed + opts.seeds - 1}: test accuracy {mean:.4f} +- {std:.4f} "
+             f"(min {float(accuracy.min()):.4f}, max {float(accuracy.max()):.4f}) after "
+             f"{figures['steps']} steps, {figures['train_seconds']:.1f} s a run"]
     return lines, figures
 
 

@@ -17,6 +17,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, help="override the lab's step count")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--logdir", help="TensorBoard run directory (labs 5-7)")
+    p.add_argument("--seeds", type=int, default=1, metavar="N",
+                   help="labs 6 and 7: run the recipe from N consecutive seeds, starting at "
+                        "--seed, and report the mean and standard deviation (default 1)")
     add_seed(p)
     add_json(p)
     p.set_defaults(func=cmd_lab)
@@ -26,7 +29,8 @@ def cmd_lab(args) -> int:
     from layerwise.labs import LABS, RECIPES, LabOptions, beside_the_course
 
     opts = LabOptions(dataset=args.dataset, steps=args.steps, device=args.device,
-                      logdir=args.logdir, seed=args.seed, progress=show_progress(args))
+                      logdir=args.logdir, seed=args.seed, progress=show_progress(args),
+                      seeds=args.seeds)
     print(f"Lab {args.number}: {RECIPES[args.number]}"
           + (f" (--steps {args.steps})" if args.steps else ""), flush=True)
     lines, figures = LABS[args.number](opts)
