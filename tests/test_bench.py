@@ -73,3 +73,18 @@ def test_bench_lab7_compiled_loop_trains_like_the_eager_one():
         losses.append(float(torch.nn.functional.cross_entropy(net(data.test.x[:500]),
                                                               data.test.y[:500])))
     assert losses[0] == pytest.approx(losses[1], rel=1e-3)
+
+
+def test_rbm_bench_compares_with_scikit_learn_at_its_best():
+    from layerwise.bench import rbm
+
+    rows = {"layerwise": {"seconds": 2.0, "x_floor": 1.5},
+            "scikit-learn BernoulliRBM, float32": {"seconds": 3.4, "x_floor": 2.4},
+            "scikit-learn BernoulliRBM, float64": {"seconds": 5.9, "x_floor": 4.3},
+            "learnergy RBM": {"seconds": 1.0, "x_floor": 0.8}}
+    vs = rbm.versus_sklearn(rows)
+    assert vs["peer"] == "scikit-learn BernoulliRBM, float32"
+    assert vs["speedup"] == pytest.approx(1.7) and vs["floor_speedup"] == pytest.approx(1.6)
+    rows["scikit-learn BernoulliRBM, float32"] = {"skipped": "not installed"}
+    assert rbm.versus_sklearn(rows)["peer"].endswith("float64")
+    assert rbm.versus_sklearn({"layerwise": rows["layerwise"]}) is None

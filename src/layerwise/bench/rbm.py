@@ -245,8 +245,23 @@ def run(dataset: str, device: torch.device, seed: int = 0, progress: bool = True
     large = large_problem(device, 8000 if device.type == "cuda" else 1000, seed)
     rate = {p: statistics.median(r) if r else math.nan for p, r in rates.items()}
     return {"suite": "rbm", "dataset": dataset, "examples": len(x), "visible": V, "hidden": H,
-            "large_problem": large, "batch_size": B, "timed_epochs": EPOCHS,
+            "versus_sklearn": versus_sklearn(rows), "large_problem": large, "batch_size": B,
+            "timed_epochs": EPOCHS,
             "gemm_flops": rate["float32"], "floor_seconds": flops / rate["float32"],
             "gemm_flops_range": [min(rates["float32"]), max(rates["float32"])],
             "bf16_gemm_flops": rate["bf16"], "bf16_floor_seconds": flops / rate["bf16"],
             "rows": rows}
+
+
+def versus_sklearn(rows: dict) -> dict | None:
+    """layerwise's CD-1 epoch against scikit-learn's BernoulliRBM at its best (the faster of
+    its float32 and float64 rows): the ratio of their times and of their x floor, which
+    corrects for the machine's speed drifting between the two."""
+    peers = [(name, r) for name, r in rows.items()
+             if name.startswith("scikit-learn") and "seconds" in r]
+    if not peers or "seconds" not in rows.get("layerwise", {}):
+        return None
+    name, best = min(peers, key=lambda p: p[1]["seconds"])
+    ours = rows["layerwise"]
+    return {"peer": name, "speedup": best["seconds"] / ours["seconds"],
+            "floor_speedup": best["x_floor"] / ours["x_floor"]}

@@ -99,6 +99,10 @@ def cmd_rbm(args) -> int:
         lines.append(f"{name:<36} {row['products']:>9} {row['seconds']:>9.3f} "
                      f"{row['x_floor']:>8.2f}" if "seconds" in row
                      else f"{name:<36} {row['skipped']}")
+    vs = report["versus_sklearn"]
+    if vs:
+        lines.append(f"layerwise is {vs['speedup']:.2f}x as fast as {vs['peer']}, the faster "
+                     f"scikit-learn row ({vs['floor_speedup']:.2f}x by the paired floors)")
     lines.append("the report's problem, 8000 visible x 20000 hidden, CD-1, batch 100:")
     lines.append(f"{'precision':<10} {'examples':>8} {'epoch s':>9} {'GFLOP/s':>9} "
                  f"{'GEMM GFLOP/s':>13} {'of GEMM':>8}")
