@@ -27,8 +27,11 @@ def test_bench_lab7_writes_json_and_png(tmp_path, capsys, monkeypatch):
         if "skipped" in row:
             assert name == "plain + bf16 autocast" and not native_bf16(torch.device("cpu"))
             continue
-        assert row["x_floor"] == pytest.approx(
-            row["seconds"] * row["paired_gemm_flops"] / (4 * stored["step_flops"]))
+        assert len(row["runs"]) == 2  # in order, then in reverse order
+        for run in row["runs"]:
+            assert run["x_floor"] == pytest.approx(
+                run["seconds"] * run["paired_gemm_flops"] / (4 * stored["step_flops"]))
+        assert row["seconds"] == pytest.approx(sum(r["seconds"] for r in row["runs"]) / 2)
         assert 0 < row["test_accuracy"] <= 1
     assert {"torch", "revision", "device_name", "python"} <= set(stored["environment"])
     assert (tmp_path / "lab7.png").read_bytes()[:4] == b"\x89PNG"

@@ -307,3 +307,28 @@ def test_conv_nets_train_channels_last_on_the_cpu_with_the_same_result(monkeypat
     assert trainer.cpu_memory_format(net, data.train.x) is torch.channels_last
     mlp = build_model(ModelConfig("mlp"), data)
     assert trainer.cpu_memory_format(mlp, data.train.x) is torch.contiguous_format
+
+
+def test_conv2d_as_patches_is_nn_conv2d():
+    from layerwise.nn.layers import Conv2d
+
+    torch.manual_seed(0)
+    for c_in, k, pad, expect_patches in ((1, 5, 2, True), (2, 3, 1, True), (3, 5, 2, False),
+                                         (1, 5, 0, False), (1, 4, 2, False)):
+        ours = Conv2d(c_in, 8, k, padding=pad)
+        ref = nn.Conv2d(c_in, 8, k, padding=pad)
+        ref.load_state_dict(ours.state_dict())
+        x = torch.rand(3, c_in, 12, 10)
+        assert ours._as_patches(x) == expect_patches
+        for layout in (torch.contiguous_format, torch.channels_last):
+            xs = x.contiguous(memory_format=layout)
+            a, b = ours(xs), ref(xs)
+            assert a.shape == b.shape and torch.allclose(a, b, atol=1e-6)
+            g = torch.randn_like(b)
+            grads = [torch.autograd.grad(out, list(m.parameters()), g)
+                     for out, m in ((a, ours), (b, ref))]
+            assert all(torch.allclose(p, q, atol=1e-5) for p, q in zip(*grads, strict=True))
+    conv = Conv2d(1, 8, 5, padding=2)
+    strided = torch.rand(2, 1, 9, 18)[..., ::2]  # any strides: patches are copied from a view
+    assert conv._as_patches(strided)
+    assert torch.allclose(conv(strided), nn.Conv2d.forward(conv, strided), atol=1e-6)

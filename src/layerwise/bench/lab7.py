@@ -27,6 +27,7 @@ same number of timed steps, and reports the test accuracy it reached.
 from __future__ import annotations
 
 import copy
+import statistics
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
@@ -43,7 +44,7 @@ from layerwise.nn.models import ModelConfig, build_model
 from layerwise.train.trainer import TrainConfig, evaluate, train
 
 BATCH, WARMUP = 50, 3
-NO_BF16 = ("skipped: this device has no native bfloat16 products (no AVX-512 BF16 or AMX on "
+NO_BF16 = ("this device has no native bfloat16 products (no AVX-512 BF16 or AMX on "
            "this CPU), so autocast would run emulated products far slower than float32")
 
 
@@ -134,6 +135,9 @@ def layerwise_run(model: nn.Module, data, steps: int, seed: int, cuda_graphs: bo
 
 def run(dataset: str, steps: int, device: torch.device, seed: int = 0,
         progress: bool = True) -> dict:
+    """Every row twice, in order and then in reverse order, so that a machine drifting faster
+    or slower over the run shifts every row alike; each row reports the mean of its two
+    timings and of their paired x floor."""
     data = load_dataset(dataset, seed=seed, device=device, val_size=0, progress=progress)
     mcfg = ModelConfig("deepnn").sized_for(data)  # with the course's dropout 0.5
     torch.manual_seed(seed)
@@ -142,45 +146,71 @@ def run(dataset: str, steps: int, device: torch.device, seed: int = 0,
                        data.train.x[:BATCH], data.train.y[:BATCH])
     gemm = {"float32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16}
     rows: dict[str, dict] = {}
-
-    def timed(name: str, products: str, model: nn.Module, seconds_of) -> None:
-        if progress:
-            print(f"timing {name} ...", flush=True)
-        torch.manual_seed(seed)  # the dropout masks
-        seconds = seconds_of(model)
-        with tf32_products(products == "tf32"):
-            rate = gemm_rate(device, gemm[products], repeats=3, windows=1)
-        rows[name] = {"seconds": seconds, "products": products, "paired_gemm_flops": rate,
-                      "x_floor": seconds * rate / (flops * steps),
-                      "test_accuracy": evaluate(model, data.test, "classification")["accuracy"]}
-
-    for name, variant in PLAIN.items():
-        if variant.bf16_autocast and not native_bf16(device):
-            rows[name] = {"skipped": NO_BF16}
-            continue
-        peer = course_deepnn(*mcfg.input_shape, mcfg.num_outputs).to(device)
-        peer.load_state_dict(init)
-        try:
-            timed(name, "bf16" if variant.bf16_autocast else "float32", peer,
-                  lambda m, v=variant: plain_loop(m, data, steps, device, seed, v))
-        except Exception as e:  # noqa: BLE001 - e.g. torch.compile without a working compiler
-            if not variant.compile:
-                raise
-            first = (str(e).strip().splitlines() or [""])[0][:200]
-            rows[name] = {"skipped": f"torch.compile failed here: {type(e).__name__}: {first}"}
-    ours = [("layerwise", False, False)]
-    if device.type == "cuda":
-        ours += [("layerwise, CUDA graph", True, False),
-                 ("layerwise, CUDA graph, TF32", True, True)]
-    for name, graphs, tf32 in ours:
-        model = build_model(mcfg).to(device)
-        model.load_state_dict(init)
-        timed(name, "tf32" if tf32 else "float32", model,
-              lambda m, g=graphs, t=tf32: layerwise_run(m, data, steps, seed, g, t))
+    specs = _row_specs(mcfg, data, steps, device, seed)
+    for name, (products, _, _) in specs.items():
+        if products.startswith("skipped"):
+            rows[name] = {"skipped": products.removeprefix("skipped: ")}
+    timed = [name for name in specs if name not in rows]
+    for n_pass, order in enumerate((timed, timed[::-1])):
+        for name in order:
+            if name in rows and "skipped" in rows[name]:
+                continue
+            products, build, seconds_of = specs[name]
+            if progress:
+                print(f"timing {name} (pass {n_pass + 1} of 2) ...", flush=True)
+            model = build()
+            model.load_state_dict(init)
+            torch.manual_seed(seed)  # the dropout masks
+            try:
+                seconds = seconds_of(model)
+            except Exception as e:  # noqa: BLE001 - torch.compile without a working compiler
+                if name != "plain + torch.compile":
+                    raise
+                first = (str(e).strip().splitlines() or [""])[0][:200]
+                rows[name] = {"skipped": f"torch.compile failed here: {type(e).__name__}: "
+                                         f"{first}"}
+                continue
+            with tf32_products(products == "tf32"):
+                rate = gemm_rate(device, gemm[products], repeats=3, windows=1)
+            row = rows.setdefault(name, {"products": products, "runs": []})
+            row["runs"].append({"seconds": seconds, "paired_gemm_flops": rate,
+                                "x_floor": seconds * rate / (flops * steps)})
+            row["test_accuracy"] = evaluate(model, data.test, "classification")["accuracy"]
+    for row in rows.values():
+        if "runs" in row:
+            row["seconds"] = statistics.fmean(r["seconds"] for r in row["runs"])
+            row["x_floor"] = statistics.fmean(r["x_floor"] for r in row["runs"])
+            row["paired_gemm_flops"] = statistics.fmean(r["paired_gemm_flops"]
+                                                        for r in row["runs"])
     plain = rows["plain eager PyTorch"]
-    fastest = min((rows[name] for name, _, _ in ours), key=lambda r: r["seconds"])
+    fastest = min((r for n, r in rows.items() if n.startswith("layerwise")),
+                  key=lambda r: r["seconds"])
     return {"suite": "lab7", "dataset": dataset, "steps": steps, "batch_size": BATCH,
             "warmup_steps": WARMUP, "step_flops": flops,
             "floor_seconds": flops * steps / plain["paired_gemm_flops"], "rows": rows,
             "speedup_vs_plain": plain["seconds"] / fastest["seconds"],
             "floor_speedup_vs_plain": plain["x_floor"] / fastest["x_floor"]}
+
+
+def _row_specs(mcfg: ModelConfig, data, steps: int, device: torch.device, seed: int) -> dict:
+    """name -> (products, build the model, seconds of its timed steps); products begins with
+    'skipped: ' and the reason for a row this device cannot run as intended."""
+    specs = {}
+
+    def course():
+        return course_deepnn(*mcfg.input_shape, mcfg.num_outputs).to(device)
+
+    for name, variant in PLAIN.items():
+        if variant.bf16_autocast and not native_bf16(device):
+            specs[name] = ("skipped: " + NO_BF16, None, None)
+            continue
+        specs[name] = ("bf16" if variant.bf16_autocast else "float32", course,
+                       lambda m, v=variant: plain_loop(m, data, steps, device, seed, v))
+    ours = [("layerwise", False, False)]
+    if device.type == "cuda":
+        ours += [("layerwise, CUDA graph", True, False),
+                 ("layerwise, CUDA graph, TF32", True, True)]
+    for name, graphs, tf32 in ours:
+        specs[name] = ("tf32" if tf32 else "float32", lambda: build_model(mcfg).to(device),
+                       lambda m, g=graphs, t=tf32: layerwise_run(m, data, steps, seed, g, t))
+    return specs

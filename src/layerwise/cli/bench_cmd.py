@@ -145,7 +145,7 @@ def cmd_lab7(args) -> int:
     for n, r in report["rows"].items():
         lines.append(f"{n:<30} {r['products']:>8} {r['seconds']:>9.2f} {r['x_floor']:>8.2f} "
                      f"{r['test_accuracy']:>9.4f}" if "seconds" in r else f"{n:<30} "
-                     f"{r['skipped']}")
+                     f"skipped: {r['skipped']}")
     lines.append(f"speed-up of layerwise over plain eager: {report['speedup_vs_plain']:.2f}x "
                  f"({report['floor_speedup_vs_plain']:.2f}x by the paired floors); wrote "
                  f"{json_path} and {out / 'lab7.png'}")

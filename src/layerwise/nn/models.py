@@ -16,7 +16,7 @@ from torch import nn
 from layerwise.device import check_fits
 from layerwise.errors import ConfigError
 from layerwise.nn import cifar
-from layerwise.nn.layers import ACTIVATIONS, Pool2d, activation
+from layerwise.nn.layers import ACTIVATIONS, Conv2d, Pool2d, activation
 
 # Models whose description includes dropout: the course's deepnn (0.5 before its last layer)
 # and the report's net3 (0.5 after its dense layers, half that after its pooling layers).
@@ -145,7 +145,7 @@ def deepnn(cfg: ModelConfig) -> nn.Sequential:
     dropout = cfg.dropout
 
     def conv_block(c_in: int, c_out: int) -> nn.Sequential:
-        conv, relu, pool = nn.Conv2d(c_in, c_out, 5, padding=2), nn.ReLU(), Pool2d(cfg.pool, 2)
+        conv, relu, pool = Conv2d(c_in, c_out, 5, padding=2), nn.ReLU(), Pool2d(cfg.pool, 2)
         # ReLU is monotone, so it commutes with max and min pooling: pooling first gives the
         # same outputs and gradients with a quarter of the ReLU's element-wise work (forward
         # and backward). Mean and sum pooling do not commute with it and keep the course's order.
