@@ -184,7 +184,10 @@ def test_the_real_pickle_verifies_and_lab6_reaches_the_course(capsys):
     capsys.readouterr()
     data = load_dataset("mnist", offline=True)
     assert (len(data.train), len(data.val), len(data.test)) == (55000, 5000, 10000)
-    assert main(["lab", "6", "--dataset", "mnist", "--device", "cpu", "--json"]) == 0
+    assert main(["lab", "6", "--dataset", "mnist", "--device", "cpu", "--seeds", "5",
+                 "--json"]) == 0
     figures = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
-    # The course printed 92 %; over seeds 0-5 this recipe gives 0.9104-0.9197 (README).
-    assert figures["test_accuracy"] > 0.905
+    # The course printed 92 %: one run moves by a point between seeds (0.9104-0.9197 over
+    # twenty, README), their mean is the course's figure at its precision.
+    assert min(figures["test_accuracy_seeds"]) > 0.905
+    assert round(figures["test_accuracy"], 2) == 0.92
