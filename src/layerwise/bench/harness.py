@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 
 from layerwise import __version__
-from layerwise.data.files import atomic_write_bytes
+from layerwise.data.files import atomic_output, atomic_write_bytes
 from layerwise.device import cpu_instruction_sets, describe
 
 
@@ -93,3 +93,34 @@ def gemm_rate(device: torch.device, dtype: torch.dtype, n: int = 2048, repeats: 
         sync(device)
         best = max(best, 2 * n ** 3 * repeats / (time.perf_counter() - start))
     return best
+
+
+def bar_chart(path: Path, rows: dict[str, dict], floor: float, title: str) -> Path:
+    """Implementations' times (rows: name -> {"seconds", "x_floor"}) as horizontal bars, each
+    labelled with its seconds and its paired x floor, with `floor` seconds as a dashed line, to
+    a PNG."""
+    seconds = {n: r["seconds"] for n, r in rows.items()}
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(seconds)[::-1]  # the first row on top
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(names) + 1.6))
+    bars = ax.barh(names, [seconds[n] for n in names],
+                   color=["tab:blue" if n.startswith("layerwise") else "tab:gray"
+                          for n in names])
+    for bar, name in zip(bars, names, strict=True):
+        ax.text(bar.get_width(), bar.get_y() + bar.get_height() / 2,
+                f" {seconds[name]:.2f} s ({rows[name]['x_floor']:.2f}x floor)", va="center",
+                fontsize=8)
+    ax.axvline(floor, color="tab:red", linestyle="--", label=f"floor {floor:.2f} s")
+    ax.set_xlim(0, max(seconds.values()) * 1.35)
+    ax.set_xlabel("seconds")
+    ax.set_title(title, fontsize=10)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    with atomic_output(Path(path)) as f:
+        fig.savefig(f, format="png", dpi=100)
+    plt.close(fig)
+    return Path(path)

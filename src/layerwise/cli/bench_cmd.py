@@ -68,19 +68,18 @@ def cpu_summary(report: dict) -> str:
 
 
 def cmd_rbm(args) -> int:
-    from layerwise.bench import rbm
+    from layerwise.bench import harness, rbm
     from layerwise.device import resolve_device
-    from layerwise.train.curves import plot
 
     device = resolve_device(args.device)
     dataset = args.dataset or "fashion-mnist"
     report = rbm.run(dataset, device, args.seed, progress=show_progress(args))
     env, json_path = record_environment(report, "rbm", args, device)
     out = Path(args.out)
-    timed = {n: r["seconds"] for n, r in report["rows"].items() if "seconds" in r}
-    timed["floor"] = report["floor_seconds"]
-    plot(out / "rbm.png", "implementation", {"seconds": list(timed.values())}, list(timed),
-         f"CD-1 epoch, 784x500, batch 100, {env['device_name']}", "s")
+    timed = {n: r for n, r in report["rows"].items()
+             if "seconds" in r and r["products"] != "bf16"}
+    harness.bar_chart(out / "rbm.png", timed, report["floor_seconds"],
+                      f"CD-1 epoch, 784x500, batch 100, {env['device_name']}, float32 floor")
     lo, hi = report["gemm_flops_range"]
     lines = [f"one CD-1 epoch: {report['examples']:,} x 784 binarised {dataset}, 500 hidden, "
              f"batch 100 ({env['device_name']}, {env['torch_threads']} threads, torch "
@@ -120,9 +119,8 @@ def cmd_rbm(args) -> int:
 
 
 def cmd_lab7(args) -> int:
-    from layerwise.bench import lab7
+    from layerwise.bench import harness, lab7
     from layerwise.device import resolve_device
-    from layerwise.train.curves import plot
 
     device = resolve_device(args.device)
     args.dataset = args.dataset or "mnist-10k"
@@ -130,10 +128,10 @@ def cmd_lab7(args) -> int:
     report = lab7.run(args.dataset, steps, device, args.seed, progress=show_progress(args))
     env, json_path = record_environment(report, "lab7", args, device)
     out = Path(args.out)
-    names = [n for n, r in report["rows"].items() if "seconds" in r]
-    plot(out / "lab7.png", "implementation", {"seconds": [report["rows"][n]["seconds"]
-                                                         for n in names]},
-         names, f"Lab 7 recipe, {steps} steps, {env['device_name']}", "s")
+    harness.bar_chart(out / "lab7.png", {n: r for n, r in report["rows"].items()
+                                         if "seconds" in r and r["products"] == "float32"},
+                      report["floor_seconds"], f"Lab 7 recipe, {steps} steps of 50, "
+                      f"{env['device_name']}, float32 floor")
     lines = [f"Lab 7 recipe: deepnn, {steps} steps of 50 after {report['warmup_steps']} "
              f"untimed, on {args.dataset} ({env['device_name']}, torch {env['torch']}, "
              f"revision {env['revision']})",
