@@ -18,8 +18,8 @@ layerwise's trainer, in one run and against a compute floor.
 - layerwise: `train` as `layerwise train` runs it: the dataset on the device, `randperm`
   slices, channels-last on a CPU, the fused Adam, max-pooling before the ReLU (they commute),
   the one-channel first convolution as a product of image patches on a CPU
-  (`layerwise.nn.layers.Conv2d`), nothing read back inside the loop. On CUDA two more rows replay each step from a CUDA graph,
-  with float32 and with TensorFloat-32 products.
+  (`layerwise.nn.layers.Conv2d`), nothing read back inside the loop. On CUDA two more rows
+  replay each step from a CUDA graph, with float32 and with TensorFloat-32 products.
 
 Every row starts from the same initial weights, runs WARMUP untimed steps first and then the
 same number of timed steps, and reports the test accuracy it reached.
