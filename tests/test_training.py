@@ -1,6 +1,7 @@
 """The supervised workflow: optimisers as the course writes them, checkpoints that resume
 exactly, TensorBoard files read back, transfer learning, clear failures."""
 
+import dataclasses
 import math
 import pickle
 
@@ -95,6 +96,53 @@ def test_resume_with_dropout_and_adam_is_exact(tmp_path):
     fit(opts, "mnist-10k", cfg, resumed, checkpoint=str(tmp_path / "p.pt"), progress=False)
     a, b = load_checkpoint(tmp_path / "w.pt"), load_checkpoint(tmp_path / "p.pt")
     assert all(torch.equal(a["state"][k], b["state"][k]) for k in a["state"])
+
+
+def test_a_deepnn_resumed_from_an_nchw_optimizer_state_is_exact(tmp_path):
+    # The trainer makes conv nets channels-last on the CPU and Adam is fused: a checkpoint
+    # whose moments were written in NCHW order (as revisions before channels-last wrote them)
+    # must continue exactly, not update the wrong elements.
+    opts = ModelConfig("deepnn")
+    cfg = TrainConfig(optimizer="adam", lr=1e-3, batch_size=20, steps=6, eval_every=3)
+    run = RunConfig(device="cpu", val_size=100)
+    fit(opts, "mnist-10k", cfg, run, checkpoint=str(tmp_path / "w.pt"), progress=False)
+    fit(opts, "mnist-10k", dataclasses.replace(cfg, steps=3), run,
+        checkpoint=str(tmp_path / "p.pt"), progress=False)
+    payload = torch.load(tmp_path / "p.pt", weights_only=True)
+    moments = [v for state in payload["optimizer"]["state"].values() for v in state.values()
+               if v.dim() == 4]
+    assert moments and all(v.is_contiguous(memory_format=torch.channels_last) for v in moments)
+    for state in payload["optimizer"]["state"].values():
+        for k, v in state.items():
+            state[k] = v.contiguous()  # NCHW order
+    torch.save(payload, tmp_path / "p.pt")
+    resumed = dataclasses.replace(run, resume=str(tmp_path / "p.pt"))
+    fit(opts, "mnist-10k", cfg, resumed, checkpoint=str(tmp_path / "p.pt"), progress=False)
+    a, b = load_checkpoint(tmp_path / "w.pt"), load_checkpoint(tmp_path / "p.pt")
+    assert all(torch.equal(a["state"][k], b["state"][k]) for k in a["state"])
+
+
+def test_state_layouts_follow_their_parameters_for_fused_adam():
+    from layerwise.train.optim import match_state_layouts
+
+    torch.manual_seed(0)
+    fused = nn.Parameter(torch.randn(8, 4, 5, 5).contiguous(memory_format=torch.channels_last))
+    plain = nn.Parameter(fused.detach().clone().contiguous())
+    grad = torch.randn(8, 4, 5, 5)
+    results = []
+    for p, is_fused in ((fused, True), (plain, False)):
+        opt = torch.optim.Adam([p], lr=0.1, fused=is_fused, foreach=None if is_fused else False)
+        for step in range(2):
+            p.grad = grad.clone().contiguous(memory_format=torch.channels_last) \
+                if is_fused else grad.clone()
+            opt.step()
+            if step == 0:  # the state as an NCHW checkpoint would bring it back
+                for k, v in opt.state[p].items():
+                    opt.state[p][k] = v.contiguous()
+                match_state_layouts(opt)
+                assert opt.state[p]["exp_avg"].stride() == p.stride()
+        results.append(p.detach())
+    assert torch.allclose(*results, atol=1e-6)
 
 
 def test_checkpoint_loading_never_unpickles_code(tmp_path):

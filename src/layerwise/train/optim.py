@@ -62,6 +62,23 @@ def build_optimizer(name: str, params, lr: float,
     raise ConfigError(f"unknown optimizer {name!r}; choose one of {', '.join(OPTIMIZERS)}.")
 
 
+def match_state_layouts(optimizer: torch.optim.Optimizer) -> None:
+    """Give every per-parameter state tensor (Adam's moments, a momentum buffer) its
+    parameter's memory layout, in place of one that differs.
+
+    Fused optimizers walk a parameter and its state as the same flat memory, so a moment kept
+    in NCHW order beside a channels-last weight is updated at the wrong elements, silently:
+    that happens when a checkpoint written in one layout is resumed in the other (the
+    trainer makes convolutional models channels-last on the CPU)."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            state = optimizer.state.get(p, {})
+            for key, value in state.items():
+                if (isinstance(value, torch.Tensor) and value.shape == p.shape
+                        and value.stride() != p.stride()):
+                    state[key] = torch.empty_like(p, dtype=value.dtype).copy_(value)
+
+
 def l2_penalty(model: nn.Module) -> torch.Tensor:
     """mu-free part of eq. 6: sum of a_i^2 over every parameter except biases."""
     terms = [p.pow(2).sum() for n, p in model.named_parameters()

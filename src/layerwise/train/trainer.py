@@ -21,7 +21,7 @@ from layerwise.distributed import Dist
 from layerwise.errors import ConfigError, LayerwiseError
 from layerwise.progress import Progress
 from layerwise.train.graphs import GraphedStep
-from layerwise.train.optim import OPTIMIZERS, build_optimizer, l2_penalty
+from layerwise.train.optim import OPTIMIZERS, build_optimizer, l2_penalty, match_state_layouts
 
 
 class DivergedError(LayerwiseError):
@@ -188,6 +188,7 @@ def train(model: nn.Module, data: Dataset, cfg: TrainConfig, *, progress: bool =
     eval_every = cfg.eval_every or per_epoch
     if optimizer is None:
         optimizer = build_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.momentum)
+    match_state_layouts(optimizer)  # a resumed state may be in another layout than the model
     if cfg.cuda_graphs and ranks > 1:
         raise ConfigError(f"--cuda-graphs trains in one process; this run has {ranks} ranks.")
 
