@@ -341,7 +341,8 @@ def test_conv_nets_train_channels_last_on_the_cpu_with_the_same_result(monkeypat
     cfg = TrainConfig(optimizer="sgd", lr=0.05, batch_size=20, steps=6, eval_every=6)
     runs = []
     for layout in (torch.channels_last, torch.contiguous_format):
-        monkeypatch.setattr(trainer, "cpu_memory_format", lambda model, x, f=layout: f)
+        monkeypatch.setattr(trainer, "channels_last_on_cpu",
+                            lambda model, x, f=layout: f is torch.channels_last)
         torch.manual_seed(0)
         net = build_model(ModelConfig("deepnn"), data)
         result = train(net, data, cfg, progress=False)
@@ -352,9 +353,9 @@ def test_conv_nets_train_channels_last_on_the_cpu_with_the_same_result(monkeypat
     for a, b in zip(runs[0][0].parameters(), runs[1][0].parameters(), strict=True):
         assert torch.allclose(a, b, atol=1e-5)
     monkeypatch.undo()
-    assert trainer.cpu_memory_format(net, data.train.x) is torch.channels_last
+    assert trainer.channels_last_on_cpu(net, data.train.x) is True
     mlp = build_model(ModelConfig("mlp"), data)
-    assert trainer.cpu_memory_format(mlp, data.train.x) is torch.contiguous_format
+    assert trainer.channels_last_on_cpu(mlp, data.train.x) is False
 
 
 def test_conv2d_as_patches_is_nn_conv2d():

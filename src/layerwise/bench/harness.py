@@ -4,6 +4,7 @@ its JSON and PNG went."""
 from __future__ import annotations
 
 import json
+import os
 import platform
 import subprocess
 import time
@@ -41,8 +42,6 @@ def cpu_name() -> str:
 
 
 def environment(device: torch.device) -> dict:
-    import os
-
     import numpy
 
     return {"device": str(device), "device_name": describe(device),
@@ -99,12 +98,12 @@ def bar_chart(path: Path, rows: dict[str, dict], floor: float, title: str) -> Pa
     """Implementations' times (rows: name -> {"seconds", "x_floor"}) as horizontal bars, each
     labelled with its seconds and its paired x floor, with `floor` seconds as a dashed line, to
     a PNG."""
-    seconds = {n: r["seconds"] for n, r in rows.items()}
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    seconds = {n: r["seconds"] for n, r in rows.items()}
     names = list(seconds)[::-1]  # the first row on top
     fig, ax = plt.subplots(figsize=(8, 0.5 * len(names) + 1.6))
     bars = ax.barh(names, [seconds[n] for n in names],

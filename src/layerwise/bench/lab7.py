@@ -148,9 +148,8 @@ def run(dataset: str, steps: int, device: torch.device, seed: int = 0,
     gemm = {"float32": torch.float32, "tf32": torch.float32, "bf16": torch.bfloat16}
     rows: dict[str, dict] = {}
     specs = _row_specs(mcfg, data, steps, device, seed)
-    for name, (products, _, _) in specs.items():
-        if products.startswith("skipped"):
-            rows[name] = {"skipped": products.removeprefix("skipped: ")}
+    rows.update({name: {"skipped": NO_BF16} for name, v in PLAIN.items()
+                 if v.bf16_autocast and not native_bf16(device)})
     timed = [name for name in specs if name not in rows]
     for n_pass, order in enumerate((timed, timed[::-1])):
         for name in order:
@@ -194,17 +193,13 @@ def run(dataset: str, steps: int, device: torch.device, seed: int = 0,
 
 
 def _row_specs(mcfg: ModelConfig, data, steps: int, device: torch.device, seed: int) -> dict:
-    """name -> (products, build the model, seconds of its timed steps); products begins with
-    'skipped: ' and the reason for a row this device cannot run as intended."""
+    """name -> (products, build the model, seconds of its timed steps), for every row."""
     specs = {}
 
     def course():
         return course_deepnn(*mcfg.input_shape, mcfg.num_outputs).to(device)
 
     for name, variant in PLAIN.items():
-        if variant.bf16_autocast and not native_bf16(device):
-            specs[name] = ("skipped: " + NO_BF16, None, None)
-            continue
         specs[name] = ("bf16" if variant.bf16_autocast else "float32", course,
                        lambda m, v=variant: plain_loop(m, data, steps, device, seed, v))
     ours = [("layerwise", False, False)]
