@@ -20,7 +20,8 @@ def test_bench_lab7_writes_json_and_png(tmp_path, capsys, monkeypatch):
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     stored = json.loads((tmp_path / "lab7.json").read_text())
     assert stored["rows"].keys() == {"plain eager PyTorch", "plain + channels-last",
-                                     "plain + fused Adam", "plain + bf16 autocast", "layerwise"}
+                                     "plain + fused Adam", "plain + bf16 autocast", "layerwise",
+                                     "products alone"}
     assert stored["steps"] == 4 and printed["speedup_vs_plain"] == stored["speedup_vs_plain"]
     assert stored["step_flops"] == pytest.approx(4.10e9, rel=0.01)  # deepnn at batch 50
     for name, row in stored["rows"].items():
@@ -32,9 +33,27 @@ def test_bench_lab7_writes_json_and_png(tmp_path, capsys, monkeypatch):
             assert run["x_floor"] == pytest.approx(
                 run["seconds"] * run["paired_gemm_flops"] / (4 * stored["step_flops"]))
         assert row["seconds"] == pytest.approx(sum(r["seconds"] for r in row["runs"]) / 2)
-        assert 0 < row["test_accuracy"] <= 1
+        assert name == "products alone" or 0 < row["test_accuracy"] <= 1
+    bound = stored["rows"]["products alone"]
+    assert stored["products_bound_vs_plain"] == pytest.approx(
+        stored["rows"]["plain eager PyTorch"]["seconds"] / bound["seconds"])
     assert {"torch", "revision", "device_name", "python"} <= set(stored["environment"])
     assert (tmp_path / "lab7.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_bench_lab7_products_alone_are_the_floors_flops():
+    """The products-alone row runs exactly the products the floor counts, no more, no less."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from layerwise.bench import lab7
+
+    net = lab7.course_deepnn(1, 28, 28, 10)
+    x, y = torch.rand(lab7.BATCH, 1, 28, 28), torch.randint(0, 10, (lab7.BATCH,))
+    once = lab7.step_products((1, 28, 28), 10, torch.device("cpu"))
+    with FlopCounterMode(display=False) as counter:
+        once()
+    assert counter.get_total_flops() == lab7.step_flops(net, x, y)
+    assert lab7.products_alone((1, 28, 28), 10, 2, torch.device("cpu")) > 0
 
 
 def test_rbm_bench_pieces_time_real_epochs():
@@ -91,3 +110,28 @@ def test_rbm_bench_compares_with_scikit_learn_at_its_best():
     rows["scikit-learn BernoulliRBM, float32"] = {"skipped": "not installed"}
     assert rbm.versus_sklearn(rows)["peer"].endswith("float64")
     assert rbm.versus_sklearn({"layerwise": rows["layerwise"]}) is None
+
+
+def test_rbm_bench_products_alone_are_the_floors_flops():
+    """The products-alone row runs the floor's 10 N V H flops, a short last batch included.
+    (FlopCounterMode does not count the in-place addmm_, so the products are summed here.)"""
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    from layerwise.bench import rbm
+
+    class Products(TorchDispatchMode):
+        flops = 0
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            name = func.overloadpacket.__name__
+            if name in ("mm", "addmm", "addmm_"):
+                a, b = args[-2:] if name == "mm" else args[1:3]
+                self.flops += 2 * a.shape[0] * a.shape[1] * b.shape[1]
+            return func(*args, **(kwargs or {}))
+
+    x = (torch.rand(250, rbm.V, generator=torch.Generator().manual_seed(0)) < 0.3).float()
+    with Products() as counted:
+        seconds = rbm.time_products(x, 0)
+    warmup = 10 * rbm.B  # its ten warm-up steps on the first batch
+    assert counted.flops == 10 * (rbm.EPOCHS * len(x) + warmup) * rbm.V * rbm.H
+    assert len(seconds) == rbm.EPOCHS and min(seconds) > 0

@@ -21,6 +21,13 @@ layerwise's trainer, in one run and against a compute floor.
   (`layerwise.nn.layers.Conv2d`), nothing read back inside the loop. On CUDA two more rows
   replay each step from a CUDA graph, with float32 and with TensorFloat-32 products.
 
+- products alone: the step's matrix products and nothing else, on random tensors of the step's
+  shapes, as layerwise runs them (the first convolution as products of patches built beforehand,
+  the second in oneDNN, channels-last on a CPU, both dense layers as GEMMs), `steps` times. No
+  implementation that uses these kernels beats it, so plain / products-alone bounds the speed-up
+  any of them can reach, and layerwise - products-alone is the time of everything else
+  (pooling, activations, dropout, loss, Adam, copies) that an implementation may still save.
+
 Every row starts from the same initial weights, runs WARMUP untimed steps first and then the
 same number of timed steps, and reports the test accuracy it reached.
 """
@@ -45,6 +52,7 @@ from layerwise.nn.models import ModelConfig, build_model
 from layerwise.train.trainer import TrainConfig, evaluate, train
 
 BATCH, WARMUP = 50, 3
+PRODUCTS = "products alone"
 NO_BF16 = ("this device has no native bfloat16 products (no AVX-512 BF16 or AMX on "
            "this CPU), so autocast would run emulated products far slower than float32")
 
@@ -122,6 +130,49 @@ def plain_loop(model: nn.Module, data, steps: int, device: torch.device, seed: i
     return time.perf_counter() - start
 
 
+def step_products(shape: tuple[int, int, int], classes: int, device: torch.device):
+    """A function that runs deepnn's products once at batch BATCH on (C, H, W) images, on
+    random data: conv1 forward and weight gradient (patches @ weight, gradient^T @ patches; it
+    needs no input gradient), conv2 forward and backward, and each dense layer's forward,
+    input-gradient and weight-gradient GEMMs; the flops `step_flops` counts."""
+    c, h, w = shape
+    gen = torch.Generator(device).manual_seed(0)
+
+    def r(*size: int, layout=torch.contiguous_format) -> torch.Tensor:
+        return torch.randn(*size, generator=gen, device=device).contiguous(memory_format=layout)
+
+    nhwc = torch.channels_last if device.type == "cpu" else torch.contiguous_format
+    patches, w1, g1 = r(BATCH * h * w, c * 25), r(c * 25, 32), r(BATCH * h * w, 32)
+    x2, w2 = r(BATCH, 32, h // 2, w // 2, layout=nhwc), r(64, 32, 5, 5, layout=nhwc)
+    g2 = r(BATCH, 64, h // 2, w // 2, layout=nhwc)
+    dense = [(r(BATCH, n_in), r(n_out, n_in), r(BATCH, n_out))
+             for n_in, n_out in ((64 * (h // 4) * (w // 4), 1024), (1024, classes))]
+
+    def once() -> None:
+        patches @ w1, g1.t() @ patches
+        F.conv2d(x2, w2, padding=2)
+        torch.ops.aten.convolution_backward(g2, x2, w2, [64], [1, 1], [2, 2], [1, 1], False,
+                                            [0, 0], 1, [True, True, True])
+        for x, weight, grad in dense:
+            x @ weight.t(), grad @ weight, grad.t() @ x
+
+    return once
+
+
+def products_alone(shape: tuple[int, int, int], classes: int, steps: int,
+                   device: torch.device) -> float:
+    """Seconds of `steps` runs of `step_products`, after WARMUP untimed ones."""
+    once = step_products(shape, classes, device)
+    for _ in range(WARMUP):
+        once()
+    sync(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        once()
+    sync(device)
+    return time.perf_counter() - start
+
+
 def layerwise_run(model: nn.Module, data, steps: int, seed: int, cuda_graphs: bool,
                   tf32: bool) -> float:
     """Seconds of `train` for `steps` steps, after a WARMUP-step run on a copy (oneDNN and
@@ -158,9 +209,10 @@ def run(dataset: str, steps: int, device: torch.device, seed: int = 0,
             products, build, seconds_of = specs[name]
             if progress:
                 print(f"timing {name} (pass {n_pass + 1} of 2) ...", flush=True)
-            model = build()
-            model.load_state_dict(init)
-            torch.manual_seed(seed)  # the dropout masks
+            model = build()  # None for products alone
+            if model is not None:
+                model.load_state_dict(init)
+                torch.manual_seed(seed)  # the dropout masks
             try:
                 seconds = seconds_of(model)
             except Exception as e:  # noqa: BLE001 - torch.compile without a working compiler
@@ -175,7 +227,8 @@ def run(dataset: str, steps: int, device: torch.device, seed: int = 0,
             row = rows.setdefault(name, {"products": products, "runs": []})
             row["runs"].append({"seconds": seconds, "paired_gemm_flops": rate,
                                 "x_floor": seconds * rate / (flops * steps)})
-            row["test_accuracy"] = evaluate(model, data.test, "classification")["accuracy"]
+            if model is not None:
+                row["test_accuracy"] = evaluate(model, data.test, "classification")["accuracy"]
     for row in rows.values():
         if "runs" in row:
             row["seconds"] = statistics.fmean(r["seconds"] for r in row["runs"])
@@ -185,11 +238,15 @@ def run(dataset: str, steps: int, device: torch.device, seed: int = 0,
     plain = rows["plain eager PyTorch"]
     fastest = min((r for n, r in rows.items() if n.startswith("layerwise")),
                   key=lambda r: r["seconds"])
+    bound = rows[PRODUCTS]
     return {"suite": "lab7", "dataset": dataset, "steps": steps, "batch_size": BATCH,
             "warmup_steps": WARMUP, "step_flops": flops,
             "floor_seconds": flops * steps / plain["paired_gemm_flops"], "rows": rows,
             "speedup_vs_plain": plain["seconds"] / fastest["seconds"],
-            "floor_speedup_vs_plain": plain["x_floor"] / fastest["x_floor"]}
+            "floor_speedup_vs_plain": plain["x_floor"] / fastest["x_floor"],
+            "products_bound_vs_plain": plain["seconds"] / bound["seconds"],
+            "floor_products_bound_vs_plain": plain["x_floor"] / bound["x_floor"],
+            "beyond_products_seconds": fastest["seconds"] - bound["seconds"]}
 
 
 def _row_specs(mcfg: ModelConfig, data, steps: int, device: torch.device, seed: int) -> dict:
@@ -209,4 +266,6 @@ def _row_specs(mcfg: ModelConfig, data, steps: int, device: torch.device, seed: 
     for name, graphs, tf32 in ours:
         specs[name] = ("tf32" if tf32 else "float32", lambda: build_model(mcfg).to(device),
                        lambda m, g=graphs, t=tf32: layerwise_run(m, data, steps, seed, g, t))
+    specs[PRODUCTS] = ("float32", lambda: None, lambda _: products_alone(
+        mcfg.input_shape, mcfg.num_outputs, steps, device))
     return specs

@@ -8,6 +8,10 @@ Fashion-MNIST (all 60,000 training images), side by side with its peers and agai
   into it, samples drawn on the device, no host synchronisation inside the epoch), and the
   same with bfloat16 products (`--matmul bf16`) against the floor of the bf16 GEMM rate;
 - plain PyTorch: the textbook loop with five separate products and torch.bernoulli;
+- products alone: the epoch's products and nothing else, as layerwise arranges them (data up,
+  reconstruction down, reconstruction up, one (V, 2B) @ (2B, H) GEMM accumulating into the
+  velocity), on the epoch's batches: no implementation with these GEMMs beats it, so its x floor
+  is the lowest x floor CD-1 can reach at batch 100 on this device;
 - scikit-learn BernoulliRBM and learnergy's RBM, when installed (`pip install '.[bench]'`);
 - then the report's problem (8,000 x 20,000, random binary data; 1,000 examples on a CPU, the
   report's 8,000 on a GPU): achieved FLOP rate per precision against the GEMM rate of that
@@ -86,6 +90,31 @@ def time_plain(x: torch.Tensor, seed: int, between: Between = lambda: None) -> l
     def epoch():
         for idx in torch.randperm(len(x), generator=g, device=x.device).split(B):
             step(x[idx])
+
+    for _ in range(10):
+        step(x[:B])
+    return time_fits(epoch, between, x.device)
+
+
+def time_products(x: torch.Tensor, seed: int, between: Between = lambda: None) -> list[float]:
+    """The epoch's 10 N V H flops of products alone, in preallocated buffers (see the module's
+    docstring)."""
+    g = torch.Generator(x.device).manual_seed(seed)
+    W = torch.randn(V, H, generator=g, device=x.device) * 0.01
+    vel = torch.zeros_like(W)
+    h, v_neg = x.new_empty(B, H), x.new_empty(B, V)
+    X, Hs = x.new_empty(2 * B, V), x.new_empty(2 * B, H)
+
+    def step(v):
+        n = len(v)  # the last batch may be short
+        torch.mm(v, W, out=h[:n])
+        torch.mm(h[:n], W.T, out=v_neg[:n])
+        torch.mm(v_neg[:n], W, out=h[:n])
+        vel.addmm_(X[:2 * n].T, Hs[:2 * n], beta=0.5, alpha=0.05 / B)
+
+    def epoch():
+        for v in x.split(B):
+            step(v)
 
     for _ in range(10):
         step(x[:B])
@@ -219,6 +248,7 @@ def run(dataset: str, device: torch.device, seed: int = 0, progress: bool = True
     for name, products, fn in (
             *(graphed if device.type == "cuda" else []),
             ("layerwise", "float32", time_layerwise),
+            ("products alone", "float32", time_products),
             ("plain PyTorch", "float32", time_plain),
             ("scikit-learn BernoulliRBM, float32", "float32", time_sklearn),
             ("scikit-learn BernoulliRBM, float64", "float64",
