@@ -135,3 +135,33 @@ def test_rbm_bench_products_alone_are_the_floors_flops():
     warmup = 10 * rbm.B  # its ten warm-up steps on the first batch
     assert counted.flops == 10 * (rbm.EPOCHS * len(x) + warmup) * rbm.V * rbm.H
     assert len(seconds) == rbm.EPOCHS and min(seconds) > 0
+
+
+def test_rbm_bench_times_every_row_in_order_then_reversed(monkeypatch):
+    from layerwise.bench import rbm
+
+    monkeypatch.setattr(rbm, "gemm_rate", lambda device, dtype, **kw: 2e9)
+    order = []
+
+    def fake(name, seconds):
+        def fn(x, seed, between):
+            order.append(name)
+            for _ in seconds:
+                between()
+            return list(seconds)
+        return fn
+
+    x = torch.zeros(10, rbm.V)
+    specs = [("a", "float32", fake("a", [1.0, 2.0, 3.0])),
+             ("b", "float64", fake("b", [4.0, 4.0, 5.0])),
+             ("c", "float32", lambda x, seed, between: "not installed"),
+             ("d", "bf16", fake("d", [1.0, 1.0, 1.0]))]
+    rows = rbm.time_rows(specs, x, 0, progress=False)
+    bf16 = native_bf16(torch.device("cpu"))
+    assert order == (["a", "b", "d", "d", "b", "a"] if bf16 else ["a", "b", "b", "a"])
+    assert rows["c"] == {"skipped": "not installed"}
+    assert bf16 or rows["d"]["skipped"] == rbm.BF16_EMULATED
+    a = rows["a"]
+    assert a["epoch_seconds"] == [1.0, 2.0, 3.0, 1.0, 2.0, 3.0] and a["seconds"] == 2.0
+    floor = 10 * len(x) * rbm.V * rbm.H / 2e9
+    assert a["x_floor"] == pytest.approx(2.0 / floor) and rows["b"]["seconds"] == 4.0

@@ -20,7 +20,8 @@ Fashion-MNIST (all 60,000 training images), side by side with its peers and agai
 Every implementation is warmed up before it is timed; GPU timings synchronise first. On a shared
 machine the speed of the same epoch drifts by a quarter within a minute, so the floor is paired
 with each timing: a short GEMM window runs between every two timed epochs (or fits), each epoch
-is divided by the floor of the window beside it, and the table gives the medians over EPOCHS.
+is divided by the floor of the window beside it, every row runs twice (in order, then in
+reverse order) and the table gives the medians over both passes' epochs.
 """
 
 from __future__ import annotations
@@ -218,18 +219,50 @@ def large_problem(device: torch.device, examples: int, seed: int = 0) -> list[di
 
 
 def time_paired(fn, x: torch.Tensor, seed: int, gemm_dtype: torch.dtype) -> dict | str:
-    """Time fn's epochs with a GEMM window of gemm_dtype after each; x_floor is the median of
-    (epoch seconds) / (10 N V H / the window's rate)."""
+    """Time fn's epochs with a GEMM window of gemm_dtype after each; x_floors are each
+    (epoch seconds) / (10 N V H / the window's rate), x_floor their median."""
     paired: list[float] = []
     seconds = fn(x, seed, lambda: paired.append(
         gemm_rate(x.device, gemm_dtype, repeats=3, windows=1)))
     if isinstance(seconds, str):
         return seconds
     flops = 10 * len(x) * V * H
+    x_floors = [s * r / flops for s, r in zip(seconds, paired, strict=True)]
     return {"seconds": statistics.median(seconds), "epoch_seconds": seconds,
-            "paired_gemm_flops": paired,
-            "x_floor": statistics.median(s * r / flops for s, r in zip(seconds, paired,
-                                                                       strict=True))}
+            "paired_gemm_flops": paired, "x_floors": x_floors,
+            "x_floor": statistics.median(x_floors)}
+
+
+def time_rows(specs: list[tuple[str, str, Callable]], x: torch.Tensor, seed: int,
+              progress: bool = True) -> dict[str, dict]:
+    """Every (name, products, fn) row in two passes, in order and then in reverse order, so
+    that a machine drifting faster or slower over the run shifts every row alike; a row's
+    seconds and x floor are the medians over both passes' epochs. bf16 rows on a device without
+    native bf16, and rows whose fn returns a reason instead of timings, are marked skipped."""
+    rows: dict[str, dict] = {}
+    for name, products, _ in specs:
+        if products == "bf16" and not native_bf16(x.device):
+            rows[name] = {"skipped": BF16_EMULATED}
+    for n_pass, order in enumerate((specs, specs[::-1])):
+        for name, products, fn in order:
+            if "skipped" in rows.get(name, {}):
+                continue
+            if progress:
+                print(f"timing {name} (pass {n_pass + 1} of 2) ...", flush=True)
+            floor_of = torch.bfloat16 if products == "bf16" else torch.float32  # float64 too
+            timed = time_paired(fn, x, seed, floor_of)
+            if isinstance(timed, str):
+                rows[name] = {"skipped": timed}
+                continue
+            row = rows.setdefault(name, {"products": products, "epoch_seconds": [],
+                                         "paired_gemm_flops": [], "x_floors": []})
+            for key in ("epoch_seconds", "paired_gemm_flops", "x_floors"):
+                row[key] += timed[key]
+    for row in rows.values():
+        if "epoch_seconds" in row:
+            row["seconds"] = statistics.median(row["epoch_seconds"])
+            row["x_floor"] = statistics.median(row["x_floors"])
+    return rows
 
 
 def run(dataset: str, device: torch.device, seed: int = 0, progress: bool = True) -> dict:
@@ -238,45 +271,34 @@ def run(dataset: str, device: torch.device, seed: int = 0, progress: bool = True
     if x.shape[1] != V:
         raise ValueError(f"the rbm bench needs 784-pixel images; {dataset} has {x.shape[1]}.")
     flops = 10 * len(x) * V * H
-    gemm_dtypes = {"float32": torch.float32, "bf16": torch.bfloat16}
-    rates: dict[str, list[float]] = {p: [] for p in gemm_dtypes}
-    rows: dict[str, dict] = {}
     graphed = [("layerwise, CUDA graph", "float32",
                 lambda x, seed, between: time_layerwise(x, seed, between, cuda_graphs=True)),
                ("layerwise, CUDA graph, bf16 products", "bf16",
                 lambda x, seed, between: time_layerwise(x, seed, between, "bf16", True))]
-    for name, products, fn in (
-            *(graphed if device.type == "cuda" else []),
-            ("layerwise", "float32", time_layerwise),
-            ("products alone", "float32", time_products),
-            ("plain PyTorch", "float32", time_plain),
-            ("scikit-learn BernoulliRBM, float32", "float32", time_sklearn),
-            ("scikit-learn BernoulliRBM, float64", "float64",
-             lambda x, seed, between: time_sklearn(x, seed, between, "float64")),
-            ("layerwise.sklearn BernoulliRBM", "float32",
-             lambda x, seed, between: time_sklearn(x, seed, between, ours=True)),
-            ("learnergy RBM", "float32", time_learnergy),
-            ("layerwise, bf16 products", "bf16",
-             lambda x, seed, between: time_layerwise(x, seed, between, matmul="bf16"))):
-        if progress:
-            print(f"timing {name} ...", flush=True)
-        floor_of = "bf16" if products == "bf16" else "float32"  # float64 peers: float32 floor
-        if products == "bf16" and not native_bf16(device):
-            rows[name] = {"skipped": BF16_EMULATED}
-            continue
-        row = time_paired(fn, x, seed, gemm_dtypes[floor_of])
-        if isinstance(row, str):
-            rows[name] = {"skipped": row}
-            continue
-        rates[floor_of] += row["paired_gemm_flops"]
-        rows[name] = {**row, "products": products}
+    specs = [*(graphed if device.type == "cuda" else []),
+             ("layerwise", "float32", time_layerwise),
+             ("products alone", "float32", time_products),
+             ("plain PyTorch", "float32", time_plain),
+             ("scikit-learn BernoulliRBM, float32", "float32", time_sklearn),
+             ("scikit-learn BernoulliRBM, float64", "float64",
+              lambda x, seed, between: time_sklearn(x, seed, between, "float64")),
+             ("layerwise.sklearn BernoulliRBM", "float32",
+              lambda x, seed, between: time_sklearn(x, seed, between, ours=True)),
+             ("learnergy RBM", "float32", time_learnergy),
+             ("layerwise, bf16 products", "bf16",
+              lambda x, seed, between: time_layerwise(x, seed, between, matmul="bf16"))]
+    rows = time_rows(specs, x, seed, progress)
+    rates: dict[str, list[float]] = {"float32": [], "bf16": []}
+    for row in rows.values():
+        if "paired_gemm_flops" in row:
+            rates["bf16" if row["products"] == "bf16" else "float32"] += row["paired_gemm_flops"]
     if progress:
         print("timing the report's 8000 x 20000 problem ...", flush=True)
     large = large_problem(device, 8000 if device.type == "cuda" else 1000, seed)
     rate = {p: statistics.median(r) if r else math.nan for p, r in rates.items()}
     return {"suite": "rbm", "dataset": dataset, "examples": len(x), "visible": V, "hidden": H,
             "versus_sklearn": versus_sklearn(rows), "large_problem": large, "batch_size": B,
-            "timed_epochs": EPOCHS,
+            "timed_epochs": 2 * EPOCHS,
             "gemm_flops": rate["float32"], "floor_seconds": flops / rate["float32"],
             "gemm_flops_range": [min(rates["float32"]), max(rates["float32"])],
             "bf16_gemm_flops": rate["bf16"], "bf16_floor_seconds": flops / rate["bf16"],

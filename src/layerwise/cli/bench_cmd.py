@@ -90,7 +90,8 @@ def cmd_rbm(args) -> int:
               f"(bf16 GEMM) = {report['bf16_floor_seconds']:.3f} s"
               if report["bf16_gemm_flops"] == report["bf16_gemm_flops"]
               else "bf16 rows skipped: no native bfloat16 products on this device"),
-             f"medians of {report['timed_epochs']} epochs; x floor divides each epoch by the "
+             f"medians of {report['timed_epochs']} epochs (every row twice: in order, then "
+             "reversed); x floor divides each epoch by the "
              "floor of the GEMM window run right after it, at the products' precision "
              "(float32 for the float64 peer)",
              f"{'implementation':<36} {'products':>9} {'seconds':>9} {'x floor':>8}"]
