@@ -41,7 +41,7 @@ from layerwise.rbm.model import RBM, RBMConfig
 from layerwise.rbm.train import CDConfig, CDTrainer
 
 V, H, B = 784, 500, 100
-EPOCHS = 3  # timed epochs per implementation; the median is reported
+EPOCHS = 2  # timed epochs per implementation and pass; the median of both passes is reported
 BF16_EMULATED = ("skipped: this device has no native bfloat16 products (no AVX-512 BF16 or AMX "
                  "on this CPU), so they would be emulated and far slower than float32")
 
