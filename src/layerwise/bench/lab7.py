@@ -23,7 +23,8 @@ layerwise's trainer, in one run and against a compute floor.
 
 - products alone: the step's matrix products and nothing else, on random tensors of the step's
   shapes, as layerwise runs them (the first convolution as products of patches built beforehand,
-  the second in oneDNN, channels-last on a CPU, both dense layers as GEMMs), `steps` times. No
+  the second in oneDNN, channels-last on a CPU, both dense layers as GEMMs; on CUDA the first
+  too is a patch product, where layerwise leaves it to cuDNN), `steps` times. No
   implementation that uses these kernels beats it, so plain / products-alone bounds the speed-up
   any of them can reach, and layerwise - products-alone is the time of everything else
   (pooling, activations, dropout, loss, Adam, copies) that an implementation may still save.

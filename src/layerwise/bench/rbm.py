@@ -104,7 +104,8 @@ def time_products(x: torch.Tensor, seed: int, between: Between = lambda: None) -
     W = torch.randn(V, H, generator=g, device=x.device) * 0.01
     vel = torch.zeros_like(W)
     h, v_neg = x.new_empty(B, H), x.new_empty(B, V)
-    X, Hs = x.new_empty(2 * B, V), x.new_empty(2 * B, H)
+    X = torch.rand(2 * B, V, generator=g, device=x.device, dtype=x.dtype)  # both phases'
+    Hs = torch.rand(2 * B, H, generator=g, device=x.device, dtype=x.dtype)  # statistics
 
     def step(v):
         n = len(v)  # the last batch may be short
