@@ -6,6 +6,7 @@ import argparse
 import json
 import math
 
+from layerwise.errors import ConfigError
 from layerwise.names import DEFAULT_TIMEOUT
 
 
@@ -60,6 +61,15 @@ def add_device(p: argparse.ArgumentParser) -> None:
 
 
 GIVEN = "_given_flags"
+
+
+def whole_numbers(text: str, flag: str) -> list[int]:
+    """The comma-separated whole numbers of a flag's value (empty items ignored), or a
+    ConfigError naming the flag."""
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ConfigError(f"{flag} {text!r} is not a list of whole numbers.") from None
 
 
 def given(args) -> set[str]:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from layerwise.cli.common import add_json, emit, run_config, show_progress
+from layerwise.cli.common import add_json, emit, run_config, show_progress, whole_numbers
 from layerwise.cli.rbm_cmd import add_cd, add_data, cd_config
-from layerwise.errors import ConfigError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,10 +33,7 @@ def cmd_dbn(args) -> int:
 
     from layerwise.rbm.dbn import FINETUNE, train_dbn
 
-    try:
-        layers = tuple(int(h) for h in args.layers.split(",") if h.strip())
-    except ValueError:
-        raise ConfigError(f"--layers {args.layers!r} is not a list of whole numbers.") from None
+    layers = tuple(whole_numbers(args.layers, "--layers"))
     finetune = dataclasses.replace(FINETUNE, lr=args.finetune_lr, batch_size=args.batch_size,
                                    epochs=args.finetune_epochs, seed=args.seed)
     figures = train_dbn(args.dataset, layers, cd_config(args), finetune,

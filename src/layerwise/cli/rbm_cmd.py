@@ -16,6 +16,7 @@ from layerwise.cli.common import (
     given_fields,
     run_config,
     show_progress,
+    whole_numbers,
 )
 from layerwise.errors import ConfigError
 from layerwise.names import (
@@ -196,10 +197,7 @@ def cmd_train(args) -> int:
 def cmd_comm_table(args) -> int:
     from layerwise.rbm import comm
 
-    try:
-        ranks = [int(k) for k in args.ranks.split(",") if k.strip()]
-    except ValueError:
-        raise ConfigError(f"--ranks {args.ranks!r} is not a list of whole numbers.") from None
+    ranks = whole_numbers(args.ranks, "--ranks")
     if not ranks or min(ranks) < 1:
         raise ConfigError("--ranks needs whole numbers of at least 1, e.g. 1,2,4,8.")
     p = comm.Problem(args.visible, args.hidden, args.examples, args.batch_size)

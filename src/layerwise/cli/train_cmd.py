@@ -14,6 +14,7 @@ from layerwise.cli.common import (
     given_fields,
     run_config,
     show_progress,
+    whole_numbers,
 )
 from layerwise.errors import ConfigError
 from layerwise.names import ACTIVATIONS, MODELS, OPTIMIZERS, POOLS
@@ -102,10 +103,7 @@ def recipe_from(args):
     from layerwise.nn.models import ModelConfig
     from layerwise.train.trainer import TrainConfig
 
-    try:
-        hidden = tuple(int(h) for h in args.hidden.split(",") if h.strip())
-    except ValueError:
-        raise ConfigError(f"--hidden {args.hidden!r} is not a list of whole numbers.") from None
+    hidden = tuple(whole_numbers(args.hidden, "--hidden"))
     cfg = TrainConfig(optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
                       l2=args.l2, batch_size=args.batch_size, seed=args.seed,
                       eval_every=args.eval_every, patience=args.patience, shift=args.shift,
@@ -168,10 +166,7 @@ def cmd_eval(args) -> int:
 
 
 def cmd_curve(args) -> int:
-    try:
-        sizes = sorted({int(v) for v in args.sizes.split(",") if v.strip()})
-    except ValueError:
-        raise ConfigError(f"--sizes {args.sizes!r} is not a list of whole numbers.") from None
+    sizes = sorted(set(whole_numbers(args.sizes, "--sizes")))
     if not sizes:
         raise ConfigError("--sizes needs at least one training-set size.")
     if not args.out:
