@@ -74,6 +74,19 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def both_orders(names: list[str], rows: dict[str, dict], progress: bool = True):
+    """Each name in order and then in reverse order, so that a machine drifting faster or
+    slower over a run shifts every row alike, skipping names whose row in `rows` is marked
+    skipped (before the run, or by its first pass); prints which pass it is on."""
+    for n_pass, order in enumerate((names, names[::-1])):
+        for name in order:
+            if "skipped" in rows.get(name, {}):
+                continue
+            if progress:
+                print(f"timing {name} (pass {n_pass + 1} of 2) ...", flush=True)
+            yield name
+
+
 def gemm_rate(device: torch.device, dtype: torch.dtype, n: int = 2048, repeats: int = 10,
               windows: int = 3) -> float:
     """Measured FLOP/s of an n x n x n matrix product (the device's practical peak): the best

@@ -46,7 +46,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from layerwise.bench.harness import gemm_rate, sync
+from layerwise.bench.harness import both_orders, gemm_rate, sync
 from layerwise.data.datasets import load_dataset
 from layerwise.device import native_bf16, tf32_products
 from layerwise.nn.models import ModelConfig, build_model
@@ -202,34 +202,28 @@ def run(dataset: str, steps: int, device: torch.device, seed: int = 0,
     specs = _row_specs(mcfg, data, steps, device, seed)
     rows.update({name: {"skipped": NO_BF16} for name, v in PLAIN.items()
                  if v.bf16_autocast and not native_bf16(device)})
-    timed = [name for name in specs if name not in rows]
-    for n_pass, order in enumerate((timed, timed[::-1])):
-        for name in order:
-            if name in rows and "skipped" in rows[name]:
-                continue
-            products, build, seconds_of = specs[name]
-            if progress:
-                print(f"timing {name} (pass {n_pass + 1} of 2) ...", flush=True)
-            model = build()  # None for products alone
-            if model is not None:
-                model.load_state_dict(init)
-                torch.manual_seed(seed)  # the dropout masks
-            try:
-                seconds = seconds_of(model)
-            except Exception as e:  # noqa: BLE001 - torch.compile without a working compiler
-                if name != "plain + torch.compile":
-                    raise
-                first = (str(e).strip().splitlines() or [""])[0][:200]
-                rows[name] = {"skipped": f"torch.compile failed here: {type(e).__name__}: "
-                                         f"{first}"}
-                continue
-            with tf32_products(products == "tf32"):
-                rate = gemm_rate(device, gemm[products], repeats=3, windows=1)
-            row = rows.setdefault(name, {"products": products, "runs": []})
-            row["runs"].append({"seconds": seconds, "paired_gemm_flops": rate,
-                                "x_floor": seconds * rate / (flops * steps)})
-            if model is not None:
-                row["test_accuracy"] = evaluate(model, data.test, "classification")["accuracy"]
+    for name in both_orders(list(specs), rows, progress):
+        products, build, seconds_of = specs[name]
+        model = build()  # None for products alone
+        if model is not None:
+            model.load_state_dict(init)
+            torch.manual_seed(seed)  # the dropout masks
+        try:
+            seconds = seconds_of(model)
+        except Exception as e:  # noqa: BLE001 - torch.compile without a working compiler
+            if name != "plain + torch.compile":
+                raise
+            first = (str(e).strip().splitlines() or [""])[0][:200]
+            rows[name] = {"skipped": f"torch.compile failed here: {type(e).__name__}: "
+                                     f"{first}"}
+            continue
+        with tf32_products(products == "tf32"):
+            rate = gemm_rate(device, gemm[products], repeats=3, windows=1)
+        row = rows.setdefault(name, {"products": products, "runs": []})
+        row["runs"].append({"seconds": seconds, "paired_gemm_flops": rate,
+                            "x_floor": seconds * rate / (flops * steps)})
+        if model is not None:
+            row["test_accuracy"] = evaluate(model, data.test, "classification")["accuracy"]
     for row in rows.values():
         if "runs" in row:
             row["seconds"] = statistics.fmean(r["seconds"] for r in row["runs"])

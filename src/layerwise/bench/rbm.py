@@ -33,7 +33,7 @@ from collections.abc import Callable
 
 import torch
 
-from layerwise.bench.harness import gemm_rate, sync
+from layerwise.bench.harness import both_orders, gemm_rate, sync
 from layerwise.data.datasets import load_dataset
 from layerwise.device import native_bf16, tf32_products
 from layerwise.rbm.loop import fit
@@ -244,21 +244,18 @@ def time_rows(specs: list[tuple[str, str, Callable]], x: torch.Tensor, seed: int
     for name, products, _ in specs:
         if products == "bf16" and not native_bf16(x.device):
             rows[name] = {"skipped": BF16_EMULATED}
-    for n_pass, order in enumerate((specs, specs[::-1])):
-        for name, products, fn in order:
-            if "skipped" in rows.get(name, {}):
-                continue
-            if progress:
-                print(f"timing {name} (pass {n_pass + 1} of 2) ...", flush=True)
-            floor_of = torch.bfloat16 if products == "bf16" else torch.float32  # float64 too
-            timed = time_paired(fn, x, seed, floor_of)
-            if isinstance(timed, str):
-                rows[name] = {"skipped": timed}
-                continue
-            row = rows.setdefault(name, {"products": products, "epoch_seconds": [],
-                                         "paired_gemm_flops": [], "x_floors": []})
-            for key in ("epoch_seconds", "paired_gemm_flops", "x_floors"):
-                row[key] += timed[key]
+    by_name = {name: (products, fn) for name, products, fn in specs}
+    for name in both_orders(list(by_name), rows, progress):
+        products, fn = by_name[name]
+        floor_of = torch.bfloat16 if products == "bf16" else torch.float32  # float64 too
+        timed = time_paired(fn, x, seed, floor_of)
+        if isinstance(timed, str):
+            rows[name] = {"skipped": timed}
+            continue
+        row = rows.setdefault(name, {"products": products, "epoch_seconds": [],
+                                     "paired_gemm_flops": [], "x_floors": []})
+        for key in ("epoch_seconds", "paired_gemm_flops", "x_floors"):
+            row[key] += timed[key]
     for row in rows.values():
         if "epoch_seconds" in row:
             row["seconds"] = statistics.median(row["epoch_seconds"])
