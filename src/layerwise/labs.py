@@ -138,6 +138,15 @@ def over_seeds(model: ModelConfig, data, cfg: TrainConfig, seeds: range, run: Ru
     return results
 
 
+def accuracy_over_seeds(results: list[FitResult]) -> dict:
+    """The test accuracies of runs of one recipe: each, their mean, sample standard deviation,
+    min and max."""
+    accuracy = torch.tensor([r.test_accuracy for r in results], dtype=torch.float64)
+    return {"each": accuracy.tolist(), "mean": float(accuracy.mean()),
+            "std": float(accuracy.std()), "min": float(accuracy.min()),
+            "max": float(accuracy.max())}
+
+
 def _over_seeds(opts: LabOptions, model: ModelConfig, cfg: TrainConfig, default_dataset: str):
     """The lab's figures over `opts.seeds` runs: `test_accuracy` is their mean, beside their
     standard deviation and each run's accuracy."""
@@ -145,17 +154,17 @@ def _over_seeds(opts: LabOptions, model: ModelConfig, cfg: TrainConfig, default_
                          range(opts.seed, opts.seed + opts.seeds),
                          RunConfig(device=opts.device, logdir=opts.logdir), opts.progress)
     runs = [r.to_dict() for r in results]
-    accuracy = torch.tensor([r["test_accuracy"] for r in runs], dtype=torch.float64)
-    mean, std = float(accuracy.mean()), float(accuracy.std())
+    acc = accuracy_over_seeds(results)
+    mean, std = acc["mean"], acc["std"]
     figures = {**{k: v for k, v in runs[0].items() if k != "history"},
                "test_accuracy": mean, "test_accuracy_std": std,
-               "test_accuracy_seeds": accuracy.tolist(), "seeds": [opts.seed, opts.seed +
-                                                                   opts.seeds - 1],
+               "test_accuracy_seeds": acc["each"], "seeds": [opts.seed, opts.seed +
+                                                             opts.seeds - 1],
                "test_loss": sum(r["test_loss"] for r in runs) / len(runs),
                "train_seconds": sum(r["train_seconds"] for r in runs) / len(runs)}
     lines = [f"{figures['model']} on {figures['dataset']} ({figures['device']}), seeds "
              f"{opts.seed}-{opts.seed + opts.seeds - 1}: test accuracy {mean:.4f} +- {std:.4f} "
-             f"(min {float(accuracy.min()):.4f}, max {float(accuracy.max()):.4f}) after "
+             f"(min {acc['min']:.4f}, max {acc['max']:.4f}) after "
              f"{figures['steps']} steps, {figures['train_seconds']:.1f} s a run"]
     return lines, figures
 

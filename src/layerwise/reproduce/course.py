@@ -26,10 +26,16 @@ def _mnist_or_10k(plan: Plan) -> tuple[str, str]:
 
 
 def run(plan: Plan, out: Path, progress: bool = True) -> tuple[list[Row], list[Path]]:
-    import torch
-
     from layerwise import RunConfig, fit
-    from layerwise.labs import COURSE, LabOptions, lab4, lab5, lab9, over_seeds
+    from layerwise.labs import (
+        COURSE,
+        LabOptions,
+        accuracy_over_seeds,
+        lab4,
+        lab5,
+        lab9,
+        over_seeds,
+    )
     from layerwise.nn.models import ModelConfig
     from layerwise.train.trainer import TrainConfig
 
@@ -63,15 +69,14 @@ def run(plan: Plan, out: Path, progress: bool = True) -> tuple[list[Row], list[P
                      TrainConfig(optimizer="sgd", lr=0.5, batch_size=100, steps=steps6,
                                  eval_every=steps6 // 10), range(seeds6), run, progress=False)
     r6 = r6s[0]
-    acc6 = torch.tensor([r.test_accuracy for r in r6s], dtype=torch.float64)
+    acc6 = accuracy_over_seeds(r6s)
     rows.append(Row("course", "Lab 6", f"test accuracy, mean of {seeds6} seeds", 0.92,
-                    float(acc6.mean()), "",
-                    plan.tiny_mark or ("agrees" if round(float(acc6.mean()), 2) == 0.92
+                    acc6["mean"], "",
+                    plan.tiny_mark or ("agrees" if round(acc6["mean"], 2) == 0.92
                                        else "differs"),
                     f"layerwise lab 6 --dataset {dataset} --seeds {seeds6}",
                     f"{why}; the course printed 92 %, compared rounded to 2 places; std "
-                    f"{float(acc6.std()):.4f}, seeds {float(acc6.min()):.4f}-"
-                    f"{float(acc6.max()):.4f}"))
+                    f"{acc6['std']:.4f}, seeds {acc6['min']:.4f}-{acc6['max']:.4f}"))
     events = sorted(p.parent.name for p in (out / "tensorboard" / "lab6").rglob("events.*"))
     rows.append(Row("course", "TensorBoard", "event files of Lab 6 (train and test writers)",
                     "train/, test/", ", ".join(f"{e}/" for e in events), "",
