@@ -9,13 +9,13 @@ import pytest
 import torch
 from torch import nn
 
+from layerwise.checkpoint import load_checkpoint
 from layerwise.cli.main import main
 from layerwise.data.datasets import load_dataset
 from layerwise.errors import DataError
 from layerwise.nn.layers import Pool2d, Step
 from layerwise.nn.models import ModelConfig, build_model, freeze_layers
 from layerwise.runtime import RunConfig
-from layerwise.train.checkpoint import load_checkpoint
 from layerwise.train.optim import CourseMomentum
 from layerwise.train.run import fit
 from layerwise.train.trainer import DivergedError, TrainConfig, train
@@ -256,7 +256,7 @@ def test_tensorboard_server_serves_a_scalar(tmp_path):
 
 
 def test_learning_curves_are_written_and_read_back(tmp_path, capsys):
-    from layerwise.train.curves import read_csv
+    from layerwise.plots import read_csv
     assert main(["curve", "softmax", "--optimizer", "sgd", "--lr", "0.5", "--batch-size", "100",
                  "--steps", "60", "--sizes", "40,2000", "--out", str(tmp_path), "--device",
                  "cpu"]) == 0

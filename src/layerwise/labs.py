@@ -14,12 +14,12 @@ from pathlib import Path
 
 import torch
 
+from layerwise.checkpoint import load_checkpoint, load_state_checked, save_checkpoint
 from layerwise.data.datasets import Dataset, Split, load_dataset
 from layerwise.device import describe, resolve_device
 from layerwise.errors import ConfigError
 from layerwise.nn.models import ModelConfig, build_model, freeze_layers
 from layerwise.runtime import RunConfig, as_dataset
-from layerwise.train.checkpoint import load_checkpoint, load_state_checked, save_checkpoint
 from layerwise.train.run import FitResult, fit
 from layerwise.train.trainer import TrainConfig, evaluate, train
 

@@ -24,7 +24,7 @@ def _scaling_setup(args) -> tuple[int, list[int] | None]:
 
 def cmd_ddp(args) -> int:
     from layerwise.bench import distributed
-    from layerwise.train.curves import plot
+    from layerwise.plots import plot
 
     cores, ranks = _scaling_setup(args)
     dataset, steps = args.dataset or "fashion-mnist", args.steps or 100
@@ -48,7 +48,7 @@ def cmd_ddp(args) -> int:
 
 def cmd_rbm_parallel(args) -> int:
     from layerwise.bench import distributed
-    from layerwise.train.curves import plot
+    from layerwise.plots import plot
 
     cores, ranks = _scaling_setup(args)
     try:

@@ -17,17 +17,17 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from layerwise.checkpoint import load_checkpoint, load_state_checked, save_checkpoint
 from layerwise.data.datasets import Dataset
 from layerwise.errors import ConfigError
+from layerwise.monitor import TensorBoardMonitor
 from layerwise.progress import stream
 from layerwise.rbm.data import Preprocessing, chunked, fit_preprocessing, map_inputs
 from layerwise.rbm.loop import fit
 from layerwise.rbm.model import RBM, RBMConfig
 from layerwise.rbm.train import CDConfig, CDTrainer
 from layerwise.runtime import DataLike, RunConfig, as_dataset, check_outputs, setup_device
-from layerwise.train.checkpoint import load_checkpoint, load_state_checked, save_checkpoint
-from layerwise.train.monitor import TensorBoardMonitor
-from layerwise.train.trainer import TrainConfig, evaluate, train
+from layerwise.train.trainer import TrainConfig, evaluate, test_figures, train
 
 # Fine-tuning: Adam at 1e-3, 5 epochs of 100 (the batch follows the CD batch in `train_dbn`).
 FINETUNE = TrainConfig(optimizer="adam", lr=1e-3, batch_size=100, epochs=5)
@@ -91,7 +91,7 @@ def run_dbn(data: Dataset, prep: Preprocessing, layers: tuple[int, ...], cd: CDC
     dbn = unroll(rbms, data.num_classes).to(device)
     for name, net in (("dbn", dbn), ("random_init", random_like(dbn, finetune.seed).to(device))):
         torch.manual_seed(finetune.seed)
-        monitor = TensorBoardMonitor(Path(logdir) / name, data.test, data.task,
+        monitor = TensorBoardMonitor(Path(logdir) / name, test_figures(data),
                                      data.train.x[:1]) if logdir else None
         try:
             result = train(net, data, finetune, progress=progress, monitor=monitor)

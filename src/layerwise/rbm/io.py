@@ -12,11 +12,11 @@ from pathlib import Path
 
 import torch
 
+from layerwise.checkpoint import load_checkpoint, load_state_checked, save_checkpoint
 from layerwise.errors import ConfigError, DataError
 from layerwise.rbm.data import Preprocessing
 from layerwise.rbm.model import RBM, RBMConfig
 from layerwise.rbm.train import CDConfig, CDTrainer
-from layerwise.train.checkpoint import load_checkpoint, load_state_checked, save_checkpoint
 
 KIND = "rbm"
 

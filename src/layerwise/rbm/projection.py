@@ -169,7 +169,7 @@ def from_reports(calibration: str, check_path: str, links_gbit: list[float], ks:
     if plots:
         from pathlib import Path
 
-        from layerwise.train.curves import plot
+        from layerwise.plots import plot
 
         series["ideal (5K/7)"] = [r["ideal"] for r in project(problem, cpu, 1e12, 0, ks)]
         figures["png"] = str(plot(Path(plots) / "projection.png", "K machines", series, ks,

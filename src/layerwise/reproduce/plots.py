@@ -6,7 +6,7 @@ from pathlib import Path
 
 
 def lab4(table: list, out: Path) -> Path:
-    from layerwise.train.curves import plot
+    from layerwise.plots import plot
 
     steps = [r[0] for r in table]
     return plot(out / "lab4-convergence.png", "step", {"W": [r[1] for r in table],

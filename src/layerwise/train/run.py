@@ -20,6 +20,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from layerwise.checkpoint import (
+    load_checkpoint,
+    load_state_checked,
+    restore_rng,
+    save_checkpoint,
+)
 from layerwise.data.datasets import Dataset
 from layerwise.distributed import Dist, join
 from layerwise.errors import ConfigError
@@ -27,14 +33,8 @@ from layerwise.nn.models import ModelConfig, build_model, freeze_layers
 from layerwise.progress import stream
 from layerwise.resume import TRAIN_MAY_CHANGE, reconcile, with_changes
 from layerwise.runtime import DataLike, RunConfig, as_dataset, check_outputs, setup_device
-from layerwise.train.checkpoint import (
-    load_checkpoint,
-    load_state_checked,
-    restore_rng,
-    save_checkpoint,
-)
 from layerwise.train.optim import build_optimizer
-from layerwise.train.trainer import TrainConfig, TrainResult, evaluate, train
+from layerwise.train.trainer import TrainConfig, TrainResult, evaluate, test_figures, train
 
 ModelLike = str | ModelConfig | nn.Module
 CUSTOM = {"name": "custom"}  # what a checkpoint of a model built outside layerwise records
@@ -195,8 +195,8 @@ def _fit(model, data, cfg: TrainConfig, run: RunConfig, dist: Dist, checkpoint, 
 
     monitor = None
     if run.logdir and dist.is_main:
-        from layerwise.train.monitor import TensorBoardMonitor
-        monitor = TensorBoardMonitor(run.logdir, data.test, data.task, data.train.x[:1])
+        from layerwise.monitor import TensorBoardMonitor
+        monitor = TensorBoardMonitor(run.logdir, test_figures(data), data.train.x[:1])
     try:
         result = train(net, data, cfg, progress=progress, start_step=start_step,
                        optimizer=optimizer, batch_state=batch_state, monitor=monitor,

@@ -154,6 +154,14 @@ def evaluate(model: nn.Module, split: Split, task: str, batch_size: int = 2000,
     return {"loss": mse, "mse": mse}
 
 
+def test_figures(data: Dataset):
+    """`figures(model)`: `evaluate` on data's test split (what TensorBoard's `test/` writer
+    shows), or None when the dataset has no test split."""
+    if not len(data.test):
+        return None
+    return lambda model: evaluate(model, data.test, data.task)
+
+
 def train(model: nn.Module, data: Dataset, cfg: TrainConfig, *, progress: bool = True,
           start_step: int = 0, optimizer: torch.optim.Optimizer | None = None,
           batch_state: torch.Tensor | None = None, monitor=None, checkpoint=None,

@@ -8,13 +8,11 @@ filters); once, the model graph.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
 from torch import nn
-
-from layerwise.data.datasets import Split
-from layerwise.train.trainer import evaluate
 
 
 def _first_weight(model: nn.Module) -> torch.Tensor | None:
@@ -49,22 +47,24 @@ def weight_images(model: nn.Module, input_shape: tuple[int, ...]) -> torch.Tenso
 class TensorBoardMonitor:
     """Writes `RUN/train` and `RUN/test` event files during training."""
 
-    def __init__(self, logdir: str | Path, test_split: Split | None, task: str,
+    def __init__(self, logdir: str | Path, test_figures: Callable[[nn.Module], dict] | None,
                  example: torch.Tensor | None = None, max_images: int = 32):
+        """`test_figures(model)` gives the test set's figures (loss, accuracy...) written on
+        the `test/` writer at each evaluation; `example` (1, ...) an input for the graph."""
         from torch.utils.tensorboard import SummaryWriter  # imported only when logging
 
         self.logdir = Path(logdir)
         self.train_writer = SummaryWriter(str(self.logdir / "train"))
         self.test_writer = SummaryWriter(str(self.logdir / "test"))
-        self.test_split, self.task = test_split, task
+        self.test_figures = test_figures
         self.example, self.max_images = example, max_images
         self._graph_written = False
 
     def end_eval(self, step: int, model: nn.Module, row: dict) -> None:
         tw = self.train_writer
         tw.add_scalar("loss", row["train_loss"], step)
-        if self.test_split is not None and len(self.test_split):
-            figures = evaluate(model, self.test_split, self.task)
+        if self.test_figures is not None:
+            figures = self.test_figures(model)
             for key, value in figures.items():
                 self.test_writer.add_scalar(key, value, step)
         for key in ("val_loss", "val_accuracy", "val_mse"):
