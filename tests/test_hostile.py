@@ -248,14 +248,14 @@ def test_resume_applies_and_says_the_changes_it_may_make(saved_runs, tmp_path, c
 
 
 def test_resume_in_python_compares_the_model_too(saved_runs):
-    from layerwise import ModelConfig, RunConfig, fit
+    from layerwise import ModelConfig, RunConfig, fit, resume_recipe
     from layerwise.errors import ConfigError
-    from layerwise.train.run import resume_recipe
 
     run = RunConfig(device="cpu", resume=str(saved_runs / "mlp.pt"))
     with pytest.raises(ConfigError, match="--hidden 32"):
         fit(ModelConfig("mlp", hidden=(8,)), "mnist-10k", None, run, progress=False)
-    model, cfg = resume_recipe(run.resume, train={"steps": 25})
+    recipe = resume_recipe(run.resume, train={"steps": 25})
+    model, cfg = recipe.model, recipe.train
     assert model.hidden == (32,) and cfg.steps == 25 and cfg.optimizer == "adam"
     assert fit(model, "mnist-10k", cfg, run, progress=False).notes == (
         f"resuming {run.resume} with --steps 20 -> 25",)

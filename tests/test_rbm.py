@@ -10,7 +10,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 import layerwise.rbm
 from layerwise.cli.main import main
 from layerwise.errors import ConfigError
-from layerwise.rbm import RBM, CDConfig, CDTrainer, RBMConfig, fit, io
+from layerwise.rbm import RBM, CDConfig, CDTrainer, RBMConfig, io, run_epochs
 from layerwise.rbm.data import fit_preprocessing
 from layerwise.rbm.measures import ais, exact_log_z, log_likelihood, pseudo_likelihood
 from layerwise.rbm.train import RBMDivergedError
@@ -31,7 +31,7 @@ def _trained(visible="binary", V=12, H=8, epochs=20, learn_sigma=False, **cd):
     rbm = RBM(RBMConfig(V, H, visible=visible, dtype="float64", learn_sigma=learn_sigma),
               torch.Generator().manual_seed(1))
     cfg = CDConfig(epochs=epochs, batch_size=20, lr=0.05 if visible == "binary" else 0.01, **cd)
-    fit(CDTrainer(rbm, cfg), x)
+    run_epochs(CDTrainer(rbm, cfg), x)
     return rbm, x
 
 
@@ -93,7 +93,7 @@ def test_training_raises_likelihood_and_pseudo_likelihood():
     rbm = RBM(RBMConfig(12, 8, dtype="float64"), torch.Generator().manual_seed(1))
     before = log_likelihood(rbm, x, exact_log_z(rbm))
     pl_before = pseudo_likelihood(rbm, x, torch.Generator().manual_seed(0))
-    fit(CDTrainer(rbm, CDConfig(epochs=20, batch_size=20, lr=0.05)), x)
+    run_epochs(CDTrainer(rbm, CDConfig(epochs=20, batch_size=20, lr=0.05)), x)
     assert log_likelihood(rbm, x, exact_log_z(rbm)) > before + 2.0
     assert pseudo_likelihood(rbm, x, torch.Generator().manual_seed(0)) > pl_before + 0.1
     assert before == pytest.approx(-12 * math.log(2), abs=0.1)  # near-zero weights: uniform
@@ -132,7 +132,7 @@ def test_divergence_names_the_cause():
     x = _patterns() * 50  # Gaussian units on unstandardised data at a binary learning rate
     rbm = RBM(RBMConfig(12, 8, visible="gaussian"), torch.Generator().manual_seed(0))
     with pytest.raises(RBMDivergedError, match="standardised"):
-        fit(CDTrainer(rbm, CDConfig(epochs=5, lr=5.0, batch_size=20)), x)
+        run_epochs(CDTrainer(rbm, CDConfig(epochs=5, lr=5.0, batch_size=20)), x)
 
 
 def test_binary_units_reject_data_outside_0_1():
@@ -154,14 +154,14 @@ def test_resume_equals_an_uninterrupted_run(tmp_path, persistent):
                              momentum=0.9)
 
     rbm, cfg = fresh()
-    fit(CDTrainer(rbm, cfg), x.float())
+    run_epochs(CDTrainer(rbm, cfg), x.float())
     rbm2, cfg2 = fresh()
     half = CDTrainer(rbm2, CDConfig(**{**cfg2.to_dict(), "epochs": 2}))
-    fit(half, x.float())
+    run_epochs(half, x.float())
     io.save(tmp_path / "half.pt", rbm2, prep, half)
     payload = io.load_payload(tmp_path / "half.pt")
     rbm3 = io.rbm_from_payload(payload, tmp_path / "half.pt")
-    fit(io.resume_trainer(payload, rbm3, epochs=4), x.float())
+    run_epochs(io.resume_trainer(payload, rbm3, epochs=4), x.float())
     assert torch.equal(rbm3.W, rbm.W) and torch.equal(rbm3.b_hid, rbm.b_hid)
     if persistent:
         assert "chain" in payload["optimizer"]

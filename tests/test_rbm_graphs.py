@@ -7,7 +7,7 @@ import torch
 
 from layerwise.cli.main import main
 from layerwise.errors import ConfigError
-from layerwise.rbm import RBM, CDConfig, CDTrainer, RBMConfig, fit
+from layerwise.rbm import RBM, CDConfig, CDTrainer, RBMConfig, run_epochs
 from layerwise.rbm.graphs import GraphedEpochs
 
 
@@ -22,7 +22,7 @@ def _setup(device="cpu", matmul="full", n=230, epochs=3):
 @pytest.mark.parametrize("matmul", ["full", "bf16"])
 def test_recorded_epoch_equals_the_eager_loop(matmul):
     x, eager, trainer = _setup(matmul=matmul)  # 230 = 4 batches of 50 and one of 30
-    errors = [r.recon_error for r in fit(trainer, x)]
+    errors = [r.recon_error for r in run_epochs(trainer, x)]
     x, static, trainer2 = _setup(matmul=matmul)
     graphed = GraphedEpochs(trainer2, x, capture=False)
     graphed.warm_up()
@@ -39,7 +39,7 @@ def test_recorded_epoch_equals_the_eager_loop(matmul):
 def test_graphs_need_cuda_and_cd_k():
     x, rbm, trainer = _setup()
     with pytest.raises(ConfigError, match="CUDA"):
-        fit(trainer, x, cuda_graphs=True)
+        run_epochs(trainer, x, cuda_graphs=True)
     pcd = CDTrainer(rbm, CDConfig(persistent=True))
     with pytest.raises(ConfigError, match="--pcd"):
         GraphedEpochs(pcd, x, capture=False)
@@ -56,8 +56,8 @@ def test_cli_refuses_graphs_on_a_cpu(capsys):
 @pytest.mark.parametrize("matmul", ["full", "bf16"])
 def test_graph_replay_equals_eager_on_cuda(matmul):
     x, eager, trainer = _setup("cuda", matmul)
-    fit(trainer, x)
+    run_epochs(trainer, x)
     x, graphed, trainer2 = _setup("cuda", matmul)
-    fit(trainer2, x, cuda_graphs=True)
+    run_epochs(trainer2, x, cuda_graphs=True)
     torch.testing.assert_close(graphed.W, eager.W, rtol=1e-5, atol=1e-6)
     assert torch.equal(trainer2.sampler.get_state(), trainer.sampler.get_state())

@@ -8,7 +8,7 @@ import torch
 
 from layerwise.cli.main import main
 from layerwise.errors import ConfigError
-from layerwise.rbm import RBM, CDConfig, CDTrainer, RBMConfig, fit, io
+from layerwise.rbm import RBM, CDConfig, CDTrainer, RBMConfig, io, run_epochs
 from layerwise.rbm.data import fit_preprocessing
 from layerwise.rbm.measures import exact_log_z, log_likelihood
 
@@ -70,7 +70,7 @@ def test_bf16_learning_tracks_full_precision(visible):
         rbm = RBM(RBMConfig(12, 8, visible=visible), torch.Generator().manual_seed(1))
         cfg = CDConfig(epochs=30, batch_size=20, lr=0.05 if visible == "binary" else 0.01,
                        matmul=matmul)
-        runs[matmul] = (rbm, fit(CDTrainer(rbm, cfg), x)[-1].recon_error)
+        runs[matmul] = (rbm, run_epochs(CDTrainer(rbm, cfg), x)[-1].recon_error)
     (full, err_full), (low, err_low) = runs["full"], runs["bf16"]
     assert not torch.equal(full.W, low.W)
     assert err_low == pytest.approx(err_full, rel=0.05)
@@ -88,15 +88,15 @@ def test_bf16_resume_equals_an_uninterrupted_run(tmp_path):
         return rbm, CDTrainer(rbm, CDConfig(epochs=epochs, batch_size=30, matmul="bf16"))
 
     rbm, trainer = fresh(4)
-    fit(trainer, x)
+    run_epochs(trainer, x)
     rbm2, half = fresh(2)
-    fit(half, x)
+    run_epochs(half, x)
     io.save(tmp_path / "half.pt", rbm2, prep, half)
     payload = io.load_payload(tmp_path / "half.pt")
     rbm3 = io.rbm_from_payload(payload, tmp_path / "half.pt")
     resumed = io.resume_trainer(payload, rbm3, epochs=4)
     assert resumed.cd.matmul == "bf16"
-    fit(resumed, x)
+    run_epochs(resumed, x)
     assert torch.equal(rbm3.W, rbm.W) and torch.equal(rbm3.b_vis, rbm.b_vis)
 
 

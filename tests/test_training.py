@@ -288,7 +288,7 @@ def test_random_shift_moves_each_image_within_the_bound_and_keeps_its_content():
 
 
 def test_the_front_door_takes_any_module_and_rbms_take_arrays(tmp_path):
-    """fit() trains an nn.Module built outside layerwise; train_rbm() takes a numpy array."""
+    """fit() trains an nn.Module built outside layerwise; fit_rbm() takes a numpy array."""
     import numpy as np
 
     import layerwise as lw
@@ -301,7 +301,7 @@ def test_the_front_door_takes_any_module_and_rbms_take_arrays(tmp_path):
     assert result.to_dict()["model"] == "Sequential" and result.test_accuracy > 0.6
     assert [r["step"] for r in result.history] == [30, 60]
     x = (np.random.default_rng(0).random((200, 12)) < 0.3).astype(np.float32)
-    rbm = lw.train_rbm(x, lw.RBMConfig(n_hidden=5), lw.CDConfig(epochs=2, batch_size=20),
+    rbm = lw.fit_rbm(lw.RBMConfig(n_hidden=5), x, lw.CDConfig(epochs=2, batch_size=20),
                        lw.RunConfig(device="cpu"), progress=False)
     assert rbm.rbm.cfg.n_visible == 12 and len(rbm.history) == 2 and rbm.recon_error is None
     assert rbm.transform(torch.from_numpy(x)).shape == (200, 5)
@@ -381,3 +381,34 @@ def test_conv2d_as_patches_is_nn_conv2d():
     strided = torch.rand(2, 1, 9, 18)[..., ::2]  # any strides: patches are copied from a view
     assert conv._as_patches(strided)
     assert torch.allclose(conv(strided), nn.Conv2d.forward(conv, strided), atol=1e-6)
+
+
+def test_one_resume_recipe_for_both_workloads_and_deprecated_names(tmp_path):
+    """`layerwise.resume_recipe` reads a supervised and an RBM checkpoint alike, returning a
+    typed Recipe; the names README gave before (train_rbm, train.run.resume_recipe) still
+    work for a release and warn."""
+    import numpy as np
+
+    import layerwise as lw
+
+    sup, rbm = tmp_path / "sup.pt", tmp_path / "rbm.pt"
+    lw.fit("softmax", "mnist-10k", lw.TrainConfig(steps=4), lw.RunConfig(device="cpu"),
+           checkpoint=str(sup), progress=False)
+    x = (np.random.default_rng(0).random((60, 12)) < 0.3).astype(np.float32)
+    lw.fit_rbm(lw.RBMConfig(n_hidden=5), x, lw.CDConfig(epochs=1, batch_size=20),
+               lw.RunConfig(device="cpu"), checkpoint=str(rbm), progress=False)
+    recipe = lw.resume_recipe(str(sup), train={"lr": 0.01, "steps": 8})
+    assert recipe.kind == "supervised" and recipe.model.name == "softmax"
+    assert recipe.train.lr == 0.01 and recipe.train.steps == 8
+    recipe = lw.resume_recipe(str(rbm), train={"epochs": 3})
+    assert recipe.kind == "rbm" and recipe.model.n_hidden == 5 and recipe.train.epochs == 3
+    assert recipe.parallel is None
+    with pytest.warns(DeprecationWarning, match="fit_rbm"):
+        old = lw.train_rbm(x, lw.RBMConfig(n_hidden=5), lw.CDConfig(epochs=1, batch_size=20),
+                           lw.RunConfig(device="cpu"), progress=False)
+    assert old.rbm.cfg.n_hidden == 5
+    from layerwise.train.run import resume_recipe
+
+    with pytest.warns(DeprecationWarning, match="layerwise.resume_recipe"):
+        model, cfg = resume_recipe(str(sup), train={"steps": 8})
+    assert model.name == "softmax" and cfg.steps == 8

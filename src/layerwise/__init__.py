@@ -5,7 +5,7 @@ The names a user needs are here (imported on first use, so `import layerwise` st
     import layerwise as lw
     data = lw.load_dataset("mnist-10k")
     result = lw.fit("deepnn", data, lw.TrainConfig(steps=500), lw.RunConfig(device="cpu"))
-    rbm = lw.train_rbm("mnist-10k", lw.RBMConfig(n_hidden=100), lw.CDConfig(epochs=3))
+    rbm = lw.fit_rbm(lw.RBMConfig(n_hidden=100), "mnist-10k", lw.CDConfig(epochs=3))
 
 `layerwise.sklearn.BernoulliRBM` is the scikit-learn drop-in (needs scikit-learn).
 """
@@ -24,8 +24,9 @@ _EXPORTS = {
     "load_model": "layerwise.train",
     "RBM": "layerwise.rbm", "RBMConfig": "layerwise.rbm", "CDConfig": "layerwise.rbm",
     "ParallelConfig": "layerwise.rbm", "RBMResult": "layerwise.rbm",
-    "train_rbm": "layerwise.rbm", "load_rbm": ("layerwise.rbm", "load"),
+    "fit_rbm": "layerwise.rbm", "train_rbm": "layerwise.rbm", "load_rbm": ("layerwise.rbm", "load"),
     "train_dbn": ("layerwise.rbm.dbn", "train_dbn"),
+    "resume_recipe": "layerwise.resume", "Recipe": "layerwise.resume",
     "LayerwiseError": "layerwise.errors", "ConfigError": "layerwise.errors",
     "DataError": "layerwise.errors",
 }

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from layerwise.errors import ConfigError
@@ -65,3 +66,37 @@ def with_changes(config, changes: dict):
     """`config` (a frozen dataclass) with `changes`, ignoring keys it does not have."""
     names = {f.name for f in dataclasses.fields(config)}
     return dataclasses.replace(config, **{k: v for k, v in changes.items() if k in names})
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What a saved run was trained with, with the asked changes applied. Pass `model` and
+    `train` (and `parallel`) back with `RunConfig(resume=path)` to continue it:
+    `fit(r.model, data, r.train, run)` or `fit_rbm(r.model, data, r.train, run,
+    parallel=r.parallel)`."""
+
+    kind: str  # "supervised" or "rbm"
+    model: Any  # ModelConfig (supervised) or RBMConfig
+    train: Any  # TrainConfig (supervised) or CDConfig
+    parallel: Any = None  # the ParallelConfig of a parallel RBM run (a shard directory)
+
+
+def resume_recipe(path: str, model: dict | None = None, train: dict | None = None,
+                  parallel: dict | None = None) -> Recipe:
+    """The recipe of the run saved at `path` (a supervised or RBM checkpoint, or a parallel RBM
+    run's shard directory), with `model`, `train` and `parallel` (dicts of config fields)
+    changed: e.g. `resume_recipe("run.pt", train={"lr": 0.01, "steps": 2000})`. A resumed run
+    applies the changes a run may make midway and refuses the others (see `reconcile`)."""
+    from pathlib import Path
+
+    from layerwise.checkpoint import load_checkpoint
+
+    if Path(path).is_dir() or load_checkpoint(path).get("kind") == "rbm":
+        from layerwise.rbm.run import rbm_recipe
+
+        return Recipe("rbm", *rbm_recipe(path, model, train, parallel))
+    if parallel:
+        raise ConfigError(f"{path} holds a supervised run, which has no parallel split.")
+    from layerwise.train.run import supervised_recipe
+
+    return Recipe("supervised", *supervised_recipe(path, model, train))

@@ -11,7 +11,7 @@ import sys
 import torch
 
 from layerwise.distributed import join
-from layerwise.rbm.loop import fit
+from layerwise.rbm.loop import run_epochs
 from layerwise.rbm.model import RBM, RBMConfig
 from layerwise.rbm.parallel import ParallelCD, ParallelConfig
 from layerwise.rbm.train import CDConfig
@@ -42,7 +42,7 @@ def main() -> None:
     init = RBM(cfg, torch.Generator().manual_seed(1))
     cd = CDConfig(epochs=3, batch_size=24, lr=0.05 if visible == "binary" else 0.01)
     trainer = ParallelCD(init, cd, ParallelConfig(algorithm, sync_every), dist)
-    fit(trainer, data(visible))
+    run_epochs(trainer, data(visible))
     report = {"sync_log": torch.tensor(trainer.sync_log, dtype=torch.float64)}
     if algorithm == "model" and dist.active:
         report["gap_before_sync"] = torch.tensor(duplicate_gap(trainer))

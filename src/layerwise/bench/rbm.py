@@ -36,7 +36,7 @@ import torch
 from layerwise.bench.harness import both_orders, gemm_rate, sync
 from layerwise.data.datasets import load_dataset
 from layerwise.device import native_bf16, tf32_products
-from layerwise.rbm.loop import fit
+from layerwise.rbm.loop import run_epochs
 from layerwise.rbm.model import RBM, RBMConfig
 from layerwise.rbm.train import CDConfig, CDTrainer
 
@@ -67,7 +67,7 @@ def time_layerwise(x: torch.Tensor, seed: int, between: Between = lambda: None,
 
     # fit reads each epoch's error, so the device is synchronised at every epoch's end, and
     # its clock starts after on_epoch returns
-    records = fit(trainer, x, on_epoch, cuda_graphs=cuda_graphs)
+    records = run_epochs(trainer, x, on_epoch, cuda_graphs=cuda_graphs)
     return [r.seconds for r in records[skip:]]
 
 
@@ -210,7 +210,7 @@ def large_problem(device: torch.device, examples: int, seed: int = 0) -> list[di
         xs = x.to(rbm.W.dtype)
         trainer.step(xs[:B])  # warm-up
         sync(device)
-        seconds = fit(trainer, xs)[0].seconds
+        seconds = run_epochs(trainer, xs)[0].seconds
         del rbm, trainer, xs  # the next precision needs the memory
         achieved = 10 * examples * V_big * H_big / seconds
         rows.append({"precision": name, "examples": examples, "epoch_seconds": seconds,

@@ -140,13 +140,17 @@ PARALLEL_FLAGS = {"parallel": "algorithm", "sync_every": "sync_every",
 
 def resumed_recipe(args, model, cd, parallel):
     """With --resume: the checkpoint's architecture and recipe with the flags given changed
-    (train_rbm applies the changes a resumed run may make and refuses the others)."""
-    from layerwise.rbm.run import resume_rbm_recipe
+    (fit_rbm applies the changes a resumed run may make and refuses the others)."""
+    from layerwise.resume import resume_recipe
 
-    model, cd, stored_parallel = resume_rbm_recipe(
+    recipe = resume_recipe(
         args.resume, model=given_fields(args, model, MODEL_FLAGS),
-        cd=given_fields(args, cd, CD_FLAGS),
+        train=given_fields(args, cd, CD_FLAGS),
         parallel=given_fields(args, parallel, PARALLEL_FLAGS) if parallel else None)
+    if recipe.kind != "rbm":
+        raise ConfigError(f"--resume {args.resume} holds a supervised run; continue it with "
+                          "`layerwise train MODEL --resume`.")
+    model, cd, stored_parallel = recipe.model, recipe.train, recipe.parallel
     if parallel is not None and stored_parallel is not None:
         parallel = stored_parallel
     return model, cd, parallel, args.binarize if "binarize" in given(args) else None
@@ -156,7 +160,7 @@ def cmd_train(args) -> int:
     from layerwise.distributed import env_rank
     from layerwise.rbm.model import RBMConfig
     from layerwise.rbm.parallel import ParallelConfig
-    from layerwise.rbm.run import train_rbm
+    from layerwise.rbm.run import fit_rbm
 
     model = RBMConfig(n_hidden=args.hidden, visible=args.visible, learn_sigma=args.learn_sigma,
                       dtype=args.dtype)
@@ -166,10 +170,10 @@ def cmd_train(args) -> int:
     if args.resume:
         model, cd, parallel, binarize = resumed_recipe(args, model, cd, parallel)
     run = run_config(args, logdir=args.logdir, resume=args.resume, val_size=args.val_size)
-    result = train_rbm(args.dataset, model, cd, run, parallel=parallel,
-                       binarize=binarize, checkpoint=args.save, shards=args.shards,
-                       images=args.images, eval_features=args.eval_features,
-                       cuda_graphs=args.cuda_graphs, progress=show_progress(args))
+    result = fit_rbm(model, args.dataset, cd, run, parallel=parallel,
+                     binarize=binarize, checkpoint=args.save, shards=args.shards,
+                     images=args.images, eval_features=args.eval_features,
+                     cuda_graphs=args.cuda_graphs, progress=show_progress(args))
     if env_rank() != 0:  # under torchrun rank 0 reports for all
         return 0
     figures = result.to_dict()

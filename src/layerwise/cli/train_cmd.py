@@ -123,10 +123,14 @@ TRAIN_FLAGS = {dest: dest for dest in (
 def resumed_recipe(args, model, cfg):
     """With --resume: the checkpoint's model and recipe with the flags given changed (fit
     applies the changes a resumed run may make and refuses the others)."""
-    from layerwise.train.run import resume_recipe
+    from layerwise.resume import resume_recipe
 
-    return resume_recipe(args.resume, model=given_fields(args, model, MODEL_FLAGS),
-                         train=given_fields(args, cfg, TRAIN_FLAGS))
+    recipe = resume_recipe(args.resume, model=given_fields(args, model, MODEL_FLAGS),
+                           train=given_fields(args, cfg, TRAIN_FLAGS))
+    if recipe.kind != "supervised":
+        raise ConfigError(f"--resume {args.resume} holds an RBM run; continue it with "
+                          "`layerwise rbm train --resume`.")
+    return recipe.model, recipe.train
 
 
 def result_line(figures: dict) -> str:

@@ -23,7 +23,7 @@ from layerwise.errors import ConfigError
 from layerwise.monitor import TensorBoardMonitor
 from layerwise.progress import stream
 from layerwise.rbm.data import Preprocessing, chunked, fit_preprocessing, map_inputs
-from layerwise.rbm.loop import fit
+from layerwise.rbm.loop import run_epochs
 from layerwise.rbm.model import RBM, RBMConfig
 from layerwise.rbm.train import CDConfig, CDTrainer
 from layerwise.runtime import DataLike, RunConfig, as_dataset, check_outputs, setup_device
@@ -42,7 +42,8 @@ def pretrain(x: torch.Tensor, layers: tuple[int, ...], cfg: CDConfig, progress: 
     for depth, n_hidden in enumerate(layers):
         generator = torch.Generator().manual_seed(cfg.seed + depth)
         rbm = RBM(RBMConfig(inputs.shape[1], n_hidden), generator).to(x.device)
-        records = fit(CDTrainer(rbm, dataclasses.replace(cfg, seed=cfg.seed + depth)), inputs)
+        trainer = CDTrainer(rbm, dataclasses.replace(cfg, seed=cfg.seed + depth))
+        records = run_epochs(trainer, inputs)
         if progress and records:
             print(f"layer {depth + 1}: rbm {inputs.shape[1]}x{n_hidden}, {len(records)} epochs, "
                   f"recon error {records[-1].recon_error:.5f}", file=stream(), flush=True)

@@ -61,8 +61,9 @@ class EpochRecord:
     wait_seconds: float | None = None  # parallel: time this rank waited on exchanges in flight
 
 
-def fit(trainer: Trainer, x: torch.Tensor, on_epoch: Callable[[EpochRecord], None] | None = None,
-        cuda_graphs: bool = False) -> list[EpochRecord]:
+def run_epochs(trainer: Trainer, x: torch.Tensor,
+               on_epoch: Callable[[EpochRecord], None] | None = None,
+               cuda_graphs: bool = False) -> list[EpochRecord]:
     """Train until `trainer.cd.epochs` epochs are done on x (N, V), the same on every rank.
 
     With `cuda_graphs` (one process) each epoch is one replay of a CUDA graph of the whole epoch

@@ -1,7 +1,7 @@
 """One RBM run end to end, in one process or over the ranks of a torchrun job: load and prepare
 the data, start or resume a trainer, train it with the one loop, measure, save.
 
-`train_rbm` is what `layerwise rbm train` calls. It picks the trainer: `CDTrainer` in one
+`fit_rbm` is what `layerwise rbm train` calls. It picks the trainer: `CDTrainer` in one
 process, `ParallelCD` when a `ParallelConfig` is given (required under torchrun). Everything
 else (data, preprocessing, resume, progress, checkpoints, figures) is the same code for both.
 """
@@ -22,7 +22,7 @@ from layerwise.rbm import comm, io, shards
 from layerwise.rbm.data import Preprocessing, fit_preprocessing
 from layerwise.rbm.features import compare
 from layerwise.rbm.images import filter_grid, filters_title, save_png
-from layerwise.rbm.loop import EpochRecord, Trainer, fit
+from layerwise.rbm.loop import EpochRecord, Trainer, run_epochs
 from layerwise.rbm.measures import reconstruction_error
 from layerwise.rbm.model import RBM, RBMConfig, check_native_products
 from layerwise.rbm.monitor import RBMMonitor, epoch_measures
@@ -65,13 +65,13 @@ class RBMResult:
                 "recon_error": self.recon_error, **self.details, "history": self.history}
 
 
-def train_rbm(data: DataLike, model: RBMConfig | None = None, cd: CDConfig | None = None,
-              run: RunConfig | None = None, *, parallel: ParallelConfig | None = None,
-              binarize: bool | None = None, checkpoint: str | None = None,
-              shards: str | None = None,
-              images: str | None = None, eval_features: bool = False,
-              cuda_graphs: bool = False, progress: bool = True) -> RBMResult:
-    """Train an RBM (or resume `run.resume`) on `data`: a dataset name, a `Dataset`, or a
+def fit_rbm(model: RBMConfig | None, data: DataLike, cd: CDConfig | None = None,
+            run: RunConfig | None = None, *, parallel: ParallelConfig | None = None,
+            binarize: bool | None = None, checkpoint: str | None = None,
+            shards: str | None = None,
+            images: str | None = None, eval_features: bool = False,
+            cuda_graphs: bool = False, progress: bool = True) -> RBMResult:
+    """Train an RBM `model` (or resume `run.resume`) on `data`: a dataset name, a `Dataset`, or a
     tensor/array of examples (N, ...); binary units take values in [0, 1] (`binarize`
     thresholds at 0.5), Gaussian units are standardised per input on the training data.
 
@@ -81,7 +81,7 @@ def train_rbm(data: DataLike, model: RBMConfig | None = None, cd: CDConfig | Non
     on the raw inputs. Under torchrun every rank calls this with the same arguments.
 
     With `run.resume`, `model`, `cd`, `parallel` and `binarize` left None continue the stored
-    run as it was; given (see `resume_rbm_recipe`), their changes of epochs, learning rate,
+    run as it was; given (see `layerwise.resume_recipe`), their changes of epochs, learning rate,
     momentum, penalty or product precision are applied and said, and any other change refused."""
     run = run or RunConfig()
     if not run.resume:
@@ -150,7 +150,7 @@ def _train(data, model, cd, parallel, run, dist: Dist, binarize, checkpoint, sha
             print(epoch_line(row), file=stream(), flush=True)
 
     try:
-        records = fit(trainer, x, on_epoch, cuda_graphs=cuda_graphs)
+        records = run_epochs(trainer, x, on_epoch, cuda_graphs=cuda_graphs)
     finally:
         if measure is not None:
             measure.close()
@@ -192,12 +192,24 @@ def _stored(path: str) -> tuple[dict, RBMConfig, CDConfig, ParallelConfig | None
     return saved, RBMConfig.from_dict(saved["model"]), recipe, None
 
 
-def resume_rbm_recipe(path: str, model: dict | None = None, cd: dict | None = None,
-                      parallel: dict | None = None
-                      ) -> tuple[RBMConfig, CDConfig, ParallelConfig | None]:
+def train_rbm(data: DataLike, model: RBMConfig | None = None, cd: CDConfig | None = None,
+              run: RunConfig | None = None, **options) -> RBMResult:
+    """Deprecated: `fit_rbm(model, data, cd, run, ...)`, whose arguments come in the order of
+    `fit(model, data, ...)`. Kept for one release."""
+    import warnings
+
+    warnings.warn("layerwise.train_rbm(data, model, ...) is now fit_rbm(model, data, ...); "
+                  "train_rbm will be removed in the next release.", DeprecationWarning,
+                  stacklevel=2)
+    return fit_rbm(model, data, cd, run, **options)
+
+
+def rbm_recipe(path: str, model: dict | None = None, cd: dict | None = None,
+               parallel: dict | None = None
+               ) -> tuple[RBMConfig, CDConfig, ParallelConfig | None]:
     """The architecture, recipe and split (None for a single-process run) of the RBM run saved
     at `path` (a checkpoint file, or a parallel run's shard directory) with `model`, `cd` and
-    `parallel` (RBMConfig, CDConfig and ParallelConfig fields) changed: what `train_rbm` is
+    `parallel` (RBMConfig, CDConfig and ParallelConfig fields) changed: what `fit_rbm` is
     given to continue it, e.g. with more epochs or a new learning rate."""
     _, stored_model, stored_cd, stored_parallel = _stored(path)
     if stored_parallel is not None:

@@ -144,11 +144,11 @@ def _rbm_figure(plan: Plan, out: Path) -> Path:
     """Filters and Gibbs samples of an RBM trained on MNIST digits (as the report shows)."""
     import torch
 
-    from layerwise import CDConfig, RBMConfig, RunConfig, train_rbm
+    from layerwise import CDConfig, RBMConfig, RunConfig, fit_rbm
     from layerwise.rbm.images import filter_grid, gibbs_samples, sample_grid, tile
 
     epochs, hidden = {"full": (20, 500), "quick": (5, 500), "tiny": (1, 64)}[plan.mode]
-    res = train_rbm("mnist-10k", RBMConfig(n_hidden=hidden), CDConfig(epochs=epochs),
+    res = fit_rbm(RBMConfig(n_hidden=hidden), "mnist-10k", CDConfig(epochs=epochs),
                     RunConfig(device=plan.device, val_size=0), progress=False)
     rbm = res.rbm.cpu()
     samples = gibbs_samples(rbm, 36, 1000, torch.Generator().manual_seed(0))

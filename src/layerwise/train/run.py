@@ -88,9 +88,10 @@ def fit(model: ModelLike, data: DataLike, config: TrainConfig | None = None,
     dataset name, loaded as `run` says, or a Dataset) and evaluate it on the test split.
 
     `checkpoint` is written at every evaluation; `run.resume` continues a checkpoint's run
-    exactly: with `config` None its recipe as stored, otherwise `config` (see `resume_recipe`),
-    whose changes of length, learning rate, penalty or evaluation are applied and said, and any
-    other change refused, as is a `model` other than the stored one; `init` starts
+    exactly: with `config` None its recipe as stored, otherwise `config` (see
+    `layerwise.resume_recipe`), whose changes of length, learning rate, penalty or evaluation
+    are applied and said, and any other change refused, as is a `model` other than the stored
+    one; `init` starts
     from a checkpoint's weights and `freeze` freezes the first N layers (transfer learning);
     `curves` gets the per-evaluation curves as CSV and PNG."""
     run = run or RunConfig()
@@ -108,7 +109,7 @@ def fit(model: ModelLike, data: DataLike, config: TrainConfig | None = None,
         dist.close()
 
 
-def resumed_config(payload: dict, config: TrainConfig | None, path: str = "checkpoint",
+def reconciled_config(payload: dict, config: TrainConfig | None, path: str = "checkpoint",
                    model: ModelConfig | None = None) -> tuple[TrainConfig, list[str]]:
     """The recipe stored in a checkpoint, compared with `config` (None: the stored recipe as
     it is): the fields of `resume.TRAIN_MAY_CHANGE` are taken from `config` and returned as one
@@ -129,19 +130,31 @@ def resumed_config(payload: dict, config: TrainConfig | None, path: str = "check
         notes
 
 
-def resume_recipe(path: str, model: dict | None = None, train: dict | None = None
-                  ) -> tuple[ModelConfig, TrainConfig]:
+def supervised_recipe(path: str, model: dict | None = None, train: dict | None = None
+                      ) -> tuple[ModelConfig, TrainConfig]:
     """The model and recipe of the run saved at `path` with `model` and `train` (ModelConfig
     and TrainConfig fields) changed: what `fit(model, data, config, RunConfig(resume=path))`
     is given to continue that run with, say, a new learning rate or a longer length."""
     payload = load_checkpoint(path, kind="supervised")
-    stored, _ = resumed_config(payload, None)
+    stored, _ = reconciled_config(payload, None)
     if payload["model"].get("name") == CUSTOM["name"]:
         raise ConfigError(f"{path} holds a model built outside layerwise; pass that module "
                           "to fit() to resume it.")
     mcfg = with_changes(ModelConfig.from_dict(payload["model"]), model or {})
     length = {"steps": None, "epochs": None} if {"steps", "epochs"} & set(train or {}) else {}
     return mcfg, with_changes(stored, {**length, **(train or {})})
+
+
+def resume_recipe(path: str, model: dict | None = None, train: dict | None = None
+                  ) -> tuple[ModelConfig, TrainConfig]:
+    """Deprecated: `layerwise.resume_recipe(path, model=, train=)`, one name for both
+    workloads, returning a typed `Recipe`. Kept for one release."""
+    import warnings
+
+    warnings.warn("layerwise.train.run.resume_recipe is now layerwise.resume_recipe, which "
+                  "returns a Recipe; this name will be removed in the next release.",
+                  DeprecationWarning, stacklevel=2)
+    return supervised_recipe(path, model, train)
 
 
 def _fit(model, data, cfg: TrainConfig, run: RunConfig, dist: Dist, checkpoint, init, freeze,
@@ -154,7 +167,7 @@ def _fit(model, data, cfg: TrainConfig, run: RunConfig, dist: Dist, checkpoint, 
             raise ConfigError(f"{run.resume} holds a {payload['model'].get('name')} model, "
                               f"not {model}; a resumed run continues its own model.")
         wanted = model if isinstance(model, ModelConfig) else None
-        cfg, notes = resumed_config(payload, cfg, run.resume, wanted)
+        cfg, notes = reconciled_config(payload, cfg, run.resume, wanted)
         if progress:
             for line in notes:
                 print(line, file=stream(), flush=True)
