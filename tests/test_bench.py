@@ -194,3 +194,31 @@ def test_rbm_bench_times_every_row_in_order_then_reversed(monkeypatch):
     assert a["epoch_seconds"] == [1.0, 2.0, 3.0, 1.0, 2.0, 3.0] and a["seconds"] == 2.0
     floor = 10 * len(x) * rbm.V * rbm.H / 2e9
     assert a["x_floor"] == pytest.approx(2.0 / floor) and rows["b"]["seconds"] == 4.0
+
+
+def test_bench_cifar_rows_without_keras_and_on_synthetic_images(monkeypatch):
+    """Without CIFAR-10 files the bench says it runs on synthetic CIFAR-shaped images; without
+    Keras its rows say why they are skipped; layerwise's row runs the report's net with its
+    parameter count (net1: 193,034, Table 1)."""
+    from layerwise.bench import cifar
+
+    monkeypatch.setattr(cifar, "keras_missing", lambda: "not in this test")
+    report = cifar.run(examples=64, epochs=1, nets=("net1",), progress=False)
+    assert "synthetic" in report["data"] and report["examples"] == 64
+    rows = report["nets"]["net1"]["rows"]
+    assert rows[cifar.KERAS] == {"skipped": "not in this test"}
+    ours = rows[cifar.OURS]
+    assert ours["parameters"] == 193_034 and len(ours["runs"]) == 2
+    assert ours["x_floor"] > 1 and 0 <= ours["test_accuracy"] <= 1
+    assert "speedup_vs_keras" not in report["nets"]["net1"]
+
+
+def test_bench_cifar_keras_row_trains_the_same_net():
+    pytest.importorskip("keras", reason="Keras is an optional peer (bench-tf)")
+    pytest.importorskip("tensorflow", reason="Keras' backend here is TensorFlow")
+    from layerwise.bench import cifar
+
+    data, _ = cifar.cifar_images(64, None, 0)
+    figures = cifar.keras_run("net3", data, 1, 0, 0.5)
+    assert figures["parameters"] == 1_055_466 and figures["backend"] == "tensorflow"
+    assert figures["seconds_per_epoch"] > 0
