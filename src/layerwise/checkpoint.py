@@ -17,12 +17,16 @@ only tensors and plain Python values (dicts, lists, strings, numbers), so it is 
 from __future__ import annotations
 
 import dataclasses
+import pickle
+import zipfile
 from pathlib import Path
 
 import torch
 
-from layerwise.data.files import atomic_output
+from layerwise import signals
+from layerwise.data.files import RecordingWriter, atomic_output, write_error
 from layerwise.errors import DataError
+from layerwise.memory import check_fits
 
 FORMAT, VERSION = "layerwise-checkpoint", 1
 
@@ -61,8 +65,53 @@ def save_checkpoint(path: str | Path, *, kind: str, model_config: dict, state: d
     if extra:
         payload["extra"] = extra
     with atomic_output(path) as f:
-        torch.save(payload, f)
+        write_torch(payload, f, path)
     return path
+
+
+def write_torch(payload, f, path: str | Path) -> None:
+    """`torch.save(payload, f)` with signals held until it returns (an exception raised inside
+    torch's write callback would garble into its own RuntimeError) and a failed write reported
+    by its cause (no space, read-only...), one sentence."""
+    writer = RecordingWriter(f)
+    with signals.deferred():
+        try:
+            torch.save(payload, writer)
+        except RuntimeError:
+            if writer.error is None:
+                raise
+            raise write_error(path, writer.error) from None
+
+
+def check_archive(path: Path) -> None:
+    """Refuse, before `torch.load` unpacks anything, an archive whose storages could not have
+    come from torch.save (compressed entries: a small file that inflates to gigabytes) or whose
+    declared sizes exceed the memory budget."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return  # not a zip archive: torch.load's own check names it below
+    if any(e.compress_type != zipfile.ZIP_STORED for e in entries):
+        raise DataError(f"{path} holds compressed entries, which torch.save never writes; "
+                        "it is not a layerwise checkpoint.")
+    check_fits(sum(e.file_size for e in entries), f"loading {path}", DataError)
+
+
+def _check_values(path: Path, payload: dict) -> None:
+    """The stored step, optimizer and weights have the types and values a run wrote."""
+    step = payload.get("step", 0)
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise DataError(f"{path} is a damaged layerwise checkpoint: its step is {step!r}, not "
+                        "a whole number of steps.")
+    for key in ("optimizer", "train", "extra"):
+        if key in payload and not isinstance(payload[key], dict):
+            raise DataError(f"{path} is a damaged layerwise checkpoint: its {key} entry is "
+                            f"a {type(payload[key]).__name__}, not a mapping.")
+    for name, t in payload["state"].items():
+        if t.is_floating_point() and not bool(torch.isfinite(t).all()):
+            raise DataError(f"{path} holds non-finite weights (NaN or infinity in {name}); "
+                            "it cannot be used: resume from an earlier checkpoint.")
 
 
 def load_checkpoint(path: str | Path, kind: str | None = None) -> dict:
@@ -70,8 +119,12 @@ def load_checkpoint(path: str | Path, kind: str | None = None) -> dict:
     path = Path(path)
     if not path.is_file():
         raise DataError(f"checkpoint {path} does not exist.")
+    check_archive(path)
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:  # weights_only refused a global: the file holds code
+        raise DataError(f"{path} holds code, not only tensors; refused (layerwise never runs "
+                        "code from a checkpoint).") from None
     except Exception as exc:  # torch raises many types for a damaged or foreign file
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         why = first[:200] if len(first) > 12 else f"{type(exc).__name__}: {first}".strip(": ")
@@ -90,6 +143,7 @@ def load_checkpoint(path: str | Path, kind: str | None = None) -> dict:
             isinstance(t, torch.Tensor) for t in state.values()):
         raise DataError(f"{path} is a damaged layerwise checkpoint: its model description or "
                         "weights are missing.")
+    _check_values(path, payload)
     return payload
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import glob
 import hashlib
 import os
@@ -61,21 +62,85 @@ def default_mode(directory: bool = False) -> int:
     return (0o777 if directory else 0o666) & ~umask()
 
 
+# What a failed write tells the user, by errno; anything else gives the system's own words.
+_WRITE_ERRORS = {errno.ENOSPC: "the file system is full", errno.EDQUOT: "the disk quota is used up",
+                 errno.EROFS: "the file system is read-only",
+                 errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+                 errno.ENAMETOOLONG: "the name is longer than the file system allows",
+                 errno.EPIPE: "the reader went away"}
+
+
+def write_error(path: str | Path, exc: OSError) -> DataError:
+    """One sentence for a write of `path` that failed with `exc`."""
+    why = _WRITE_ERRORS.get(exc.errno, exc.strerror or str(exc))
+    return DataError(f"cannot write {path}: {why}; nothing was written (choose another "
+                     "location or free some space).")
+
+
+def output_target(path: str | Path) -> Path:
+    """The file a write to `path` replaces: `path` itself, or a symlink's target (outputs are
+    written through symlinks, atomically at the target); refuses, in one sentence, an existing
+    path that is not a regular file (a directory, a device such as /dev/null, a FIFO)."""
+    path = Path(path)
+    if len(path.name.encode()) > _name_max(path.parent):
+        raise DataError(f"cannot write {path.parent / (path.name[:40] + '...')}: the name is "
+                        f"longer than the file system allows ({_name_max(path.parent)} bytes).")
+    if path.is_symlink():
+        path = Path(os.path.realpath(path))
+    if path.exists() and not path.is_file():
+        kind = "a directory" if path.is_dir() else "not a regular file (a device, FIFO or socket)"
+        raise DataError(f"{path} is {kind}; layerwise writes its outputs only as regular files, "
+                        "so give the path of a file.")
+    return path
+
+
+def _name_max(directory: Path) -> int:
+    while not directory.exists() and directory != directory.parent:
+        directory = directory.parent
+    try:
+        return os.pathconf(directory, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
+
+
+class RecordingWriter:
+    """A file object whose `write` remembers the OSError it raised: torch.save turns it into a
+    RuntimeError of its own, and this keeps the cause (ENOSPC, EROFS...) for the user."""
+
+    def __init__(self, f: BinaryIO):
+        self.f, self.error = f, None
+
+    def write(self, data) -> int:
+        try:
+            return self.f.write(data)
+        except OSError as exc:
+            self.error = exc
+            raise
+
+    def flush(self) -> None:
+        self.f.flush()
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | Path) -> Iterator[BinaryIO]:
     """Open a temporary file beside `path`; rename it onto `path` only if the block succeeds.
 
     On any exception the temporary file is removed, so `path` is either the old file or the
-    complete new one, never a partial write.
+    complete new one, never a partial write. A symlink is written through to its target; an
+    existing path that is not a regular file is refused; a write that fails (full or read-only
+    file system, permissions, a name too long) is one DataError sentence.
     """
-    path = Path(path)
+    shown, path = path, output_target(path)
     ensure_dir(path.parent)
     remove_stale_parts(path)
     # The temporary name is short whatever the final name's length (a name near the 255-byte
     # limit must still be writable), and carries this process's id so that the next writer of
     # the same path can tell a leftover of a dead process from a live write.
-    fd, tmp = tempfile.mkstemp(prefix=f"{_part_prefix(path)}{os.getpid()}.", suffix=".part",
-                               dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f"{_part_prefix(path)}{os.getpid()}.",
+                                   suffix=".part", dir=path.parent)
+    except OSError as exc:
+        raise write_error(shown, exc) from None
     try:
         # mkstemp makes the file private (0600); give it the mode any new file would get.
         os.fchmod(fd, default_mode())
@@ -84,6 +149,10 @@ def atomic_output(path: str | Path) -> Iterator[BinaryIO]:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise write_error(shown, exc) from None
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)

@@ -1,0 +1,170 @@
+"""Faults a real run meets, each forced deterministically: a signal inside `torch.save`, a full
+or read-only file system, outputs that are not regular files, checkpoints that are not what they
+claim, memory a file or a flag asks for. Each ends in one layerwise sentence, the old file intact
+and nothing partial left behind."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import torch
+
+from layerwise import signals
+from layerwise.checkpoint import load_checkpoint, save_checkpoint
+from layerwise.data import files
+from layerwise.errors import DataError, LayerwiseError, Terminated
+from layerwise.memory import budget, check_fits
+
+ROOT = os.geteuid() == 0 if hasattr(os, "geteuid") else False
+
+
+def _save(path, value: float = 1.0):
+    return save_checkpoint(path, kind="supervised", model_config={"name": "softmax"},
+                           state={"w": torch.full((64, 64), value)}, step=3)
+
+
+def _leftovers(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name.endswith(".part"))
+
+
+@pytest.mark.parametrize("sig, raised", [(signal.SIGTERM, Terminated),
+                                         (signal.SIGHUP, Terminated),
+                                         (signal.SIGINT, KeyboardInterrupt)])
+def test_a_signal_inside_torch_save_unwinds_cleanly(tmp_path, monkeypatch, sig, raised):
+    """The signal arrives from inside torch's write callback (a hook in the writer, not a
+    sleep): it is held until torch.save returns, then raised as the command's own exception;
+    the previous checkpoint is intact and no temporary file is left."""
+    path = tmp_path / "run.pt"
+    _save(path, 1.0)
+    real_write, sent = files.RecordingWriter.write, []
+
+    def write_then_signal(self, data):
+        if not sent:
+            sent.append(sig)
+            os.kill(os.getpid(), sig)
+        return real_write(self, data)
+
+    monkeypatch.setattr(files.RecordingWriter, "write", write_then_signal)
+    previous = signals.install()
+    try:
+        with pytest.raises(raised) as caught:
+            _save(path, 2.0)
+    finally:
+        signals.restore(previous)
+    assert sent == [sig]
+    if raised is Terminated:
+        assert caught.value.args == (sig,)
+    assert float(load_checkpoint(path)["state"]["w"][0, 0]) == 1.0
+    assert _leftovers(tmp_path) == []
+
+
+@contextlib.contextmanager
+def _mount(target: Path, options: str):
+    """A small tmpfs at `target` for the block (root only), always unmounted."""
+    target.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(target)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield target
+    finally:
+        subprocess.run(["umount", "-l", str(target)], check=False)
+
+
+@pytest.mark.skipif(not ROOT, reason="mounting a small tmpfs needs root")
+def test_a_full_file_system_is_one_sentence_and_no_partial_file(tmp_path):
+    with _mount(tmp_path / "small", "size=64k") as small:
+        with pytest.raises(DataError, match="file system is full; nothing was written"):
+            save_checkpoint(small / "big.pt", kind="supervised", model_config={"n": 1},
+                            state={"w": torch.zeros(100_000)})
+        assert list(small.iterdir()) == []
+
+
+@pytest.mark.skipif(not ROOT, reason="mounting a read-only tmpfs needs root")
+def test_a_read_only_file_system_is_one_sentence(tmp_path):
+    with _mount(tmp_path / "ro", "size=64k,ro") as ro:
+        with pytest.raises(DataError, match=r"read-only|not writable"):
+            _save(ro / "run.pt")
+        assert list(ro.iterdir()) == []
+
+
+def test_outputs_that_are_not_regular_files_are_refused(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    with pytest.raises(DataError, match="not a regular file"):
+        _save(fifo)
+    assert fifo.exists() and not fifo.is_file()
+    with pytest.raises(DataError, match="is a directory"):
+        _save(tmp_path)
+    with pytest.raises(DataError, match="longer than the file system allows"):
+        _save(tmp_path / ("x" * 300 + ".pt"))
+    assert _leftovers(tmp_path) == []
+
+
+def test_a_symlinked_output_is_written_through_to_its_target(tmp_path):
+    target, link = tmp_path / "real.pt", tmp_path / "link.pt"
+    _save(target, 1.0)
+    link.symlink_to(target)
+    _save(link, 2.0)
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert float(load_checkpoint(target)["state"]["w"][0, 0]) == 2.0
+
+
+def test_a_checkpoint_that_holds_code_is_refused_in_one_sentence(tmp_path):
+    class Runs:
+        def __reduce__(self):
+            return (print, ("this would run",))
+
+    path = tmp_path / "code.pt"
+    torch.save({"format": "layerwise-checkpoint", "version": 1, "model": Runs()}, path)
+    with pytest.raises(DataError, match="holds code, not only tensors; refused") as caught:
+        load_checkpoint(path)
+    assert "weights_only" not in str(caught.value)
+
+
+def test_a_compressed_archive_is_refused_before_it_is_inflated(tmp_path):
+    """A small file whose one storage inflates to 200 MB: torch.save never compresses, so
+    this is refused from the zip directory alone."""
+    path = tmp_path / "bomb.pt"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        z.writestr("archive/data.pkl", b"\x80\x02}q\x00.")
+        z.writestr("archive/data/0", bytes(200_000_000))
+    assert path.stat().st_size < 1_000_000
+    with pytest.raises(DataError, match="compressed entries"):
+        load_checkpoint(path)
+
+
+def test_a_checkpoint_with_non_finite_weights_or_a_bad_step_is_refused(tmp_path):
+    path = tmp_path / "nan.pt"
+    save_checkpoint(path, kind="supervised", model_config={"name": "softmax"},
+                    state={"w": torch.tensor([1.0, float("nan")])})
+    with pytest.raises(DataError, match=r"non-finite weights \(NaN or infinity in w\)"):
+        load_checkpoint(path)
+    save_checkpoint(path, kind="supervised", model_config={"name": "softmax"},
+                    state={"w": torch.ones(2)}, step=-4)
+    with pytest.raises(DataError, match="its step is -4"):
+        load_checkpoint(path)
+
+
+def test_the_memory_budget_honours_the_address_space_limit():
+    """`ulimit -v` bounds the budget (a child process, so this one's limit is untouched), and
+    a request above the budget is one sentence naming what asked for it."""
+    code = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (6 << 30, 6 << 30)); "
+            "from layerwise.memory import budget; print(*budget(), sep='|')")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    left, which = done.stdout.strip().split("|")
+    assert which == "the address-space limit (ulimit -v)" and 0 < int(left) < 6 << 30
+    left, _ = budget()
+    assert left is not None and left > 0
+    with pytest.raises(LayerwiseError, match="an RBM of 1e9 x 1e9 needs about") as caught:
+        check_fits(left + 1, "an RBM of 1e9 x 1e9")
+    assert isinstance(caught.value, ValueError)
