@@ -197,7 +197,8 @@ def test_memory_is_refused_before_it_is_taken(tmp_path, capsys):
     assert main(["rbm", "train", "--hidden", "100000000000", "--device", "cpu"]) == 2
     assert main(["train", "mlp", "--hidden", "100000000000", "--device", "cpu"]) == 2
     err = capsys.readouterr().err.splitlines()
-    assert len(err) == 2 and all("GB of memory" in line for line in err)
+    assert len(err) == 2 and all("GB but only" in line and "can be allocated here" in line
+                                 for line in err), err
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -38,14 +37,11 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def check_fits(nbytes: int, what: str) -> None:
-    """Refuse, in one sentence, to allocate more than this machine's memory."""
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return
-    if nbytes > total:
-        raise ConfigError(f"{what} needs about {nbytes / 1e9:,.1f} GB but this machine has "
-                          f"{total / 1e9:,.1f} GB of memory; make it smaller.")
+    """Refuse, in one sentence, to allocate more than the memory budget (`layerwise.memory`:
+    the smallest of available memory, the cgroup limit and `ulimit -v`)."""
+    from layerwise.memory import check_fits as within_budget
+
+    within_budget(nbytes, what)
 
 
 def native_bf16(device: torch.device) -> bool:
