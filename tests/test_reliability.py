@@ -168,3 +168,16 @@ def test_the_memory_budget_honours_the_address_space_limit():
     with pytest.raises(LayerwiseError, match="an RBM of 1e9 x 1e9 needs about") as caught:
         check_fits(left + 1, "an RBM of 1e9 x 1e9")
     assert isinstance(caught.value, ValueError)
+
+
+def test_a_pickle_of_millions_of_tiny_objects_is_refused_unread():
+    """58 KB of gzip can hold millions of EMPTY_LIST opcodes, gigabytes as Python objects: the
+    object count is bounded before anything is built, not only the inflated bytes."""
+    import gzip
+
+    from layerwise.data.safe_pickle import MAX_OBJECTS, load_arrays_pickle
+
+    stream = b"\x80\x02(" + b"]" * (3 * MAX_OBJECTS) + b"l."
+    assert len(gzip.compress(stream)) < 5_000
+    with pytest.raises(DataError, match=f"more than {MAX_OBJECTS:,} objects"):
+        load_arrays_pickle(stream, "bomb.pkl.gz", "MNIST pickle")
