@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -181,3 +182,91 @@ def test_a_pickle_of_millions_of_tiny_objects_is_refused_unread():
     assert len(gzip.compress(stream)) < 5_000
     with pytest.raises(DataError, match=f"more than {MAX_OBJECTS:,} objects"):
         load_arrays_pickle(stream, "bomb.pkl.gz", "MNIST pickle")
+
+
+def _marked(mark: str) -> list[int]:
+    """The live processes whose environment carries `mark` (a launcher, torchrun, its ranks)."""
+    pids = []
+    for environ in Path("/proc").glob("[0-9]*/environ"):
+        with contextlib.suppress(OSError):
+            if mark.encode() in environ.read_bytes():
+                stat = (environ.parent / "stat").read_text()
+                if stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
+                    pids.append(int(environ.parent.name))
+    return pids
+
+
+@pytest.mark.multiprocess
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="parent-death signals: Linux")
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGHUP])
+def test_a_killed_launcher_takes_torchrun_and_every_rank_with_it(tmp_path, sig):
+    """SIGKILL reaches no handler of the launcher's: torchrun and the ranks end through their
+    parent-death signal within seconds; SIGHUP goes through the launcher's own handler, which
+    stops the ranks and removes its log directory."""
+    import time
+    import uuid
+
+    before = set(Path(tempfile_dir()).glob("layerwise-launch-*"))
+    mark = f"LAYERWISE_TEST_MARK={uuid.uuid4().hex}"
+    env = {**os.environ, mark.split("=")[0]: mark.split("=")[1]}
+    proc = subprocess.Popen([sys.executable, "-m", "layerwise", "launch", "--nproc-per-node", "2",
+                             "--", "train", "mlp", "--hidden", "32", "--steps", "1000000",
+                             "--device", "cpu", "--quiet", "--checkpoint",
+                             str(tmp_path / "ck.pt")], env=env, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while len(_marked(mark)) < 4 and time.monotonic() < deadline:  # launcher, agent, 2
+            time.sleep(0.5)
+        assert len(_marked(mark)) >= 4, "the job did not start"
+        time.sleep(3)  # the ranks are training
+        os.kill(proc.pid, sig)
+        deadline = time.monotonic() + 15
+        while _marked(mark) and time.monotonic() < deadline:
+            time.sleep(0.25)
+        assert _marked(mark) == [], "processes of the job outlived the launcher"
+        _, err = proc.communicate(timeout=30)
+        if sig == signal.SIGHUP:
+            lines = [ln for ln in err.splitlines() if not ln.startswith("launch: 2 rank(s)")]
+            assert len(lines) == 1 and "terminated (SIGHUP)" in lines[0], err
+            assert proc.returncode == 128 + signal.SIGHUP
+            assert set(Path(tempfile_dir()).glob("layerwise-launch-*")) <= before
+    finally:
+        # SIGKILL leaves the launcher no moment to remove its temporary log directory
+        for left in set(Path(tempfile_dir()).glob("layerwise-launch-*")) - before:
+            shutil.rmtree(left, ignore_errors=True)
+        for pid in _marked(mark):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def tempfile_dir() -> str:
+    import tempfile
+
+    return tempfile.gettempdir()
+
+
+def test_a_rendezvous_that_is_not_a_store_ends_within_the_connect_timeout(capsys):
+    """An endpoint that accepts TCP connections and says nothing (here a bare socket) would
+    hang torchrun past every timeout: launch refuses it within --connect-timeout."""
+    import socket
+    import threading
+    import time
+
+    from layerwise.cli.main import main
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    port, held = server.getsockname()[1], []
+    threading.Thread(target=lambda: [held.append(server.accept()) for _ in range(8)],
+                     daemon=True).start()
+    start = time.monotonic()
+    try:
+        code = main(["launch", "--nnodes", "2", "--nproc-per-node", "1", "--rdzv-endpoint",
+                     f"127.0.0.1:{port}", "--connect-timeout", "2", "--", "train", "softmax"])
+    finally:
+        server.close()
+    assert code == 2 and time.monotonic() - start < 10
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "does not answer as a torch rendezvous store within 2 s" in err[0]

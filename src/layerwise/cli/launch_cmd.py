@@ -62,6 +62,11 @@ def torchrun_argv(args) -> list[str]:
             raise ConfigError("--join-timeout and --connect-timeout must be positive numbers "
                               "of seconds.")
         check_endpoint(args.rdzv_endpoint)
+        from layerwise.distributed.launcher import probe_rendezvous
+
+        why = probe_rendezvous(args.rdzv_endpoint, args.connect_timeout)
+        if why:
+            raise ConfigError(f"--rdzv-endpoint {why}.")
         argv += ["--nnodes", str(args.nnodes), "--rdzv-backend", "c10d", "--rdzv-endpoint",
                  args.rdzv_endpoint, "--rdzv-id", args.rdzv_id, "--rdzv-conf",
                  f"join_timeout={args.join_timeout:g},read_timeout={args.connect_timeout:g}"]

@@ -6,7 +6,7 @@ import argparse
 import signal
 import sys
 
-from layerwise import __version__
+from layerwise import __version__, signals
 from layerwise.cli import (
     bench_cmd,
     data_cmd,
@@ -80,7 +80,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Under --json standard output ends with the result's JSON line; progress goes to stderr.
     send_to_stderr(getattr(args, "json", False))
-    previous = _on_sigterm()
+    # SIGINT, SIGTERM and SIGHUP unwind like exceptions: partial files removed, one line,
+    # the shell's status for the signal (130, 143, 129).
+    previous = signals.install()
     try:
         return args.func(args)
     except LayerwiseError as exc:
@@ -88,24 +90,12 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print("layerwise: interrupted", file=sys.stderr)
-        return 130
-    except Terminated:
-        print("layerwise: terminated (SIGTERM); files being written were removed, the last "
-              "checkpoint written is intact", file=sys.stderr)
-        return 143
+        return signals.exit_status(signal.SIGINT)
+    except Terminated as exc:
+        signum = exc.args[0] if exc.args else signal.SIGTERM
+        print(f"layerwise: terminated ({signal.Signals(signum).name}); files being written "
+              "were removed, the last checkpoint written is intact", file=sys.stderr)
+        return signals.exit_status(signum)
     finally:
         send_to_stderr(False)
-        if previous is not None:
-            signal.signal(signal.SIGTERM, previous)
-
-
-def _on_sigterm():
-    """SIGTERM unwinds like Ctrl-C (partial files removed, one line, exit 143); returns the
-    handler it replaced, or None where handlers cannot be set (not the main thread)."""
-    def terminate(signum, frame):
-        raise Terminated()
-
-    try:
-        return signal.signal(signal.SIGTERM, terminate)
-    except ValueError:
-        return None
+        signals.restore(previous)

@@ -214,6 +214,10 @@ def join(device: torch.device, timeout: float = DEFAULT_TIMEOUT) -> Dist:
     if world <= 1:
         return Dist(device=device, timeout=timeout)
     rank, local_rank = env_rank(), int(os.environ.get("LOCAL_RANK", "0"))
+    if "TORCHELASTIC_RUN_ID" in os.environ:  # started by torchrun: end with it
+        from layerwise.distributed.launcher import die_with_parent
+
+        die_with_parent()
     if device.type == "cuda":
         if local_rank >= torch.cuda.device_count():
             raise ConfigError(f"rank {rank} is local rank {local_rank} but this machine has "

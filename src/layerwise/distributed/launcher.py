@@ -11,7 +11,9 @@ message, and where the full log is.
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -63,23 +65,90 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal this process gets when its parent thread ends
+
+
+def die_with_parent(sig: int = signal.SIGTERM) -> None:
+    """Ask Linux to send `sig` to this process when its parent dies, whatever kills the parent
+    (SIGKILL included, which no handler of the parent's can see); and if the parent is already
+    gone, send it now. Elsewhere nothing happens: there the parent's own handlers stop the job.
+    Used by torchrun under `layerwise launch` and by every rank, so a killed launcher takes the
+    whole job with it."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request was made
+        os.kill(os.getpid(), sig)
+
+
+def probe_rendezvous(endpoint: str, timeout: float) -> str | None:
+    """Why the rendezvous endpoint HOST:PORT cannot be a torch store, or None. Nothing
+    listening is not an error (the first machine may not have started yet: torchrun waits up
+    to --join-timeout); a port that accepts connections but does not answer the store's
+    protocol within `timeout` seconds is, since torchrun would wait on it forever."""
+    import datetime
+
+    host, _, port = endpoint.rpartition(":")
+    host = host.strip("[]")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout).close()
+    except OSError:
+        return None
+    answered: list[BaseException | None] = []
+
+    def ask() -> None:
+        try:
+            from torch.distributed import TCPStore
+
+            store = TCPStore(host, int(port), is_master=False, wait_for_workers=False,
+                             timeout=datetime.timedelta(seconds=timeout))
+            store.check(["layerwise-probe"])
+            answered.append(None)
+        except Exception as exc:  # noqa: BLE001 - any failure means: not a store
+            answered.append(exc)
+
+    # TCPStore's own timeout does not bound its handshake with a silent server: a thread does.
+    asker = threading.Thread(target=ask, daemon=True)
+    asker.start()
+    asker.join(timeout)
+    if answered and answered[0] is None:
+        return None
+    return (f"{endpoint} accepts connections but does not answer as a torch rendezvous store "
+            f"within {timeout:g} s (--connect-timeout); it is another service, not the first "
+            "machine's layerwise launch")
+
+
 def run(argv: list[str], env: dict, log_dir: Path | None = None, out: TextIO | None = None,
         err: TextIO | None = None) -> JobResult:
-    """Run the torchrun command `argv` (without --log-dir/--tee: added here) to its end."""
+    """Run the torchrun command `argv` (without --log-dir/--tee: added here) to its end.
+
+    torchrun dies with this process (`die_with_parent`); on Ctrl-C, SIGTERM or SIGHUP the ranks
+    are stopped, their lines are no longer passed on (the command prints one), and a log
+    directory this call created is removed."""
     out, err = out or sys.stdout, err or sys.stderr
+    own_dir = log_dir is None
     log_dir = Path(log_dir) if log_dir else Path(tempfile.mkdtemp(prefix="layerwise-launch-"))
     log_dir.mkdir(parents=True, exist_ok=True)
     i = argv.index("-m", 3) if "-m" in argv[3:] else len(argv)
     argv = [*argv[:i], "--log-dir", str(log_dir), "--tee", "3", *argv[i:]]
     agent = (log_dir / "launch.log").open("a", encoding="utf-8")
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, errors="replace", bufsize=1)
-    lock = threading.Lock()
+                            text=True, errors="replace", bufsize=1, preexec_fn=die_with_parent)
+    lock, stopping = threading.Lock(), threading.Event()
 
     def pump(stream, to: TextIO) -> None:
         for line in stream:
             m = RANK_LINE.match(line)
             with lock:
+                if stopping.is_set():
+                    continue
                 if m:
                     if m.group(2).strip():  # the tee adds an empty line as each rank ends
                         to.write(m.group(2))
@@ -95,13 +164,19 @@ def run(argv: list[str], env: dict, log_dir: Path | None = None, out: TextIO | N
     stuck = False
     try:
         code, stuck = _wait(proc, log_dir)
-    except BaseException:  # Ctrl-C or SIGTERM: the ranks are told and waited for
+    except BaseException:  # Ctrl-C, SIGTERM or SIGHUP: the ranks are told and waited for
+        stopping.set()
         with contextlib.suppress(ProcessLookupError):
             proc.send_signal(signal.SIGTERM)
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=30)
         if proc.poll() is None:
             proc.kill()
+        for t in threads:
+            t.join(timeout=5)
+        agent.close()
+        if own_dir:
+            shutil.rmtree(log_dir, ignore_errors=True)
         raise
     finally:
         for t in threads:
