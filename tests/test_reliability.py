@@ -270,3 +270,19 @@ def test_a_rendezvous_that_is_not_a_store_ends_within_the_connect_timeout(capsys
     assert code == 2 and time.monotonic() - start < 10
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "does not answer as a torch rendezvous store within 2 s" in err[0]
+
+
+def test_standard_output_closed_early_is_one_sentence():
+    """`layerwise rbm comm-table | head -c 10` with the reader gone before the first write:
+    one line and exit 1, no BrokenPipeError traceback (at exit either)."""
+    r, w = os.pipe()
+    os.close(r)
+    try:
+        done = subprocess.run([sys.executable, "-m", "layerwise", "rbm", "comm-table"],
+                              stdout=w, stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(w)
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "layerwise: error: standard output was closed before the output ended (the reader "
+        "went away); nothing else was affected."]

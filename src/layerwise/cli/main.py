@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 
@@ -88,6 +89,12 @@ def main(argv: list[str] | None = None) -> int:
     except LayerwiseError as exc:
         print(f"layerwise: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # `layerwise ... | head`: the reader left before the output ended
+        # Python would flush stdout again at exit and fail again: point it at nothing.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        print("layerwise: error: standard output was closed before the output ended (the "
+              "reader went away); nothing else was affected.", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("layerwise: interrupted", file=sys.stderr)
         return signals.exit_status(signal.SIGINT)
