@@ -286,3 +286,27 @@ def test_standard_output_closed_early_is_one_sentence():
     assert done.stderr.strip().splitlines() == [
         "layerwise: error: standard output was closed before the output ended (the reader "
         "went away); nothing else was affected."]
+
+
+def test_a_second_run_on_the_same_checkpoint_is_refused_naming_the_first(tmp_path):
+    """While one run holds `--checkpoint X`, another given X is refused at once in one line
+    that names the first (its pid); once the first ends, X is free again and no lock is left."""
+    from layerwise.checkpoint import claim
+
+    path = tmp_path / "run.pt"
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time; from layerwise.checkpoint import claim\n"
+         f"with claim({str(path)!r}):\n    print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(DataError, match=rf"being written by another layerwise run "
+                                            rf"\(pid {holder.pid} on "):
+            with claim(path):
+                pass
+    finally:
+        holder.kill()
+        holder.wait()
+    with claim(path):
+        assert (tmp_path / ".run.pt.lock").exists()
+    assert list(tmp_path.iterdir()) == []

@@ -16,15 +16,26 @@ only tensors and plain Python values (dicts, lists, strings, numbers), so it is 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import os
 import pickle
+import socket
+import time
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 
 from layerwise import signals
-from layerwise.data.files import RecordingWriter, atomic_output, write_error
+from layerwise.data.files import (
+    RecordingWriter,
+    atomic_output,
+    ensure_dir,
+    output_target,
+    write_error,
+)
 from layerwise.errors import DataError
 from layerwise.memory import check_fits
 
@@ -158,3 +169,39 @@ def load_state_checked(model: torch.nn.Module, payload: dict, path: str | Path) 
                         f"architecture (first difference: {mismatched[0]}); it cannot be loaded "
                         "into this one.")
     model.load_state_dict(theirs)
+
+
+@contextlib.contextmanager
+def claim(path: str | Path | None) -> Iterator[None]:
+    """Hold an advisory lock on checkpoint `path` for a run's duration, so that a second run
+    given the same path is refused in one sentence naming the first, instead of the two
+    rewriting the file in turn. The lock (`.NAME.lock` beside the file, flock(2)) ends with
+    the process however it ends; the file is removed when the run ends normally."""
+    if path is None:
+        yield
+        return
+    import fcntl
+
+    target = output_target(path)
+    ensure_dir(target.parent)
+    lock = target.parent / f".{target.name[:200]}.lock"
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise write_error(lock, exc) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.read(fd, 200).decode(errors="replace").strip() or "another process"
+        os.close(fd)
+        raise DataError(f"{path} is being written by another layerwise run ({holder}); wait "
+                        "for it to end or give this run another checkpoint path.") from None
+    try:
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} on {socket.gethostname()}, since "
+                     f"{time.strftime('%H:%M:%S')}".encode())
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            lock.unlink()
+        os.close(fd)

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from layerwise.checkpoint import claim
 from layerwise.data.datasets import Dataset
 from layerwise.distributed import Dist, join
 from layerwise.errors import ConfigError
@@ -89,8 +90,9 @@ def fit_rbm(model: RBMConfig | None, data: DataLike, cd: CDConfig | None = None,
     check_outputs(checkpoint, logdir=run.logdir, plots=images, shards=shards)
     dist = join(setup_device(run), run.timeout)
     try:
-        return _train(data, model, cd, parallel, run, dist, binarize, checkpoint, shards,
-                      images, eval_features, cuda_graphs, progress and dist.is_main)
+        with claim(checkpoint if dist.is_main else None):
+            return _train(data, model, cd, parallel, run, dist, binarize, checkpoint, shards,
+                          images, eval_features, cuda_graphs, progress and dist.is_main)
     finally:
         dist.close()
 

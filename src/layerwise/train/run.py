@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from layerwise.checkpoint import (
+    claim,
     load_checkpoint,
     load_state_checked,
     restore_rng,
@@ -103,8 +104,9 @@ def fit(model: ModelLike, data: DataLike, config: TrainConfig | None = None,
                           "give one of them.")
     dist = join(setup_device(run), run.timeout)
     try:
-        return _fit(model, data, config, run, dist, checkpoint, init, freeze, curves,
-                    progress and dist.is_main)
+        with claim(checkpoint if dist.is_main else None):
+            return _fit(model, data, config, run, dist, checkpoint, init, freeze, curves,
+                        progress and dist.is_main)
     finally:
         dist.close()
 
