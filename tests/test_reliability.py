@@ -310,3 +310,60 @@ def test_a_second_run_on_the_same_checkpoint_is_refused_naming_the_first(tmp_pat
     with claim(path):
         assert (tmp_path / ".run.pt.lock").exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def _rbm_checkpoint(tmp_path) -> Path:
+    import layerwise as lw
+
+    x = (torch.rand(40, 6, generator=torch.Generator().manual_seed(0)) < 0.5).float()
+    path = tmp_path / "rbm.pt"
+    lw.fit_rbm(lw.RBMConfig(n_hidden=3), x, lw.CDConfig(epochs=1, batch_size=20),
+               lw.RunConfig(device="cpu"), checkpoint=str(path), progress=False)
+    return path
+
+
+@pytest.mark.parametrize("damage, says", [
+    (lambda p: p.update(model={}), "its model entry has no 'n_visible'"),
+    (lambda p: p["model"].update(colour="blue"), "unknown key 'colour'"),
+    (lambda p: p["model"].update(n_hidden="many"), "stored model is invalid"),
+    (lambda p: p.update(train=[1, 2]), "its train entry is a list"),
+    (lambda p: p["train"].update(lr="fast"), "stored recipe is invalid"),
+    (lambda p: p.update(step=2.5), "its step is 2.5"),
+])
+def test_a_damaged_rbm_checkpoint_is_one_sentence_naming_the_key(tmp_path, damage, says):
+    from layerwise.resume import resume_recipe
+    from layerwise.rbm import io
+
+    path = _rbm_checkpoint(tmp_path)
+    payload = torch.load(path, weights_only=True)
+    damage(payload)
+    torch.save(payload, path)
+    attempts = [lambda: resume_recipe(str(path))]
+    if "recipe" not in says:  # loading for inference needs the model, not the recipe
+        attempts.append(lambda: io.load(path))
+    for attempt in attempts:
+        with pytest.raises(DataError, match=says):
+            attempt()
+
+
+@pytest.mark.parametrize("damage, says", [
+    (lambda m: m.update(files=[]), "its 'files' is"),
+    (lambda m: m.pop("epoch"), "its 'epoch' is None"),
+    (lambda m: m.update(ranks=True), "its 'ranks' is True"),
+    (lambda m: m.update(files=["../../etc/passwd"]), "shard file names"),
+    (lambda m: m.update(parallel={"algorithm": "magic"}), "stored parallel is invalid"),
+])
+def test_a_damaged_shard_manifest_is_one_sentence_naming_the_key(tmp_path, damage, says):
+    import json
+
+    from layerwise.rbm import shards
+
+    manifest = {"format": shards.SHARDS_FORMAT, "version": 1, "ranks": 1, "epoch": 1,
+                "model": {"n_visible": 6, "n_hidden": 3, "visible": "binary"},
+                "train": {}, "parallel": {}, "dataset": "x", "files": ["shard-0.pt"]}
+    (tmp_path / shards.MANIFEST).write_text(json.dumps(manifest))
+    assert shards.read_manifest(tmp_path)["ranks"] == 1
+    damage(manifest)
+    (tmp_path / shards.MANIFEST).write_text(json.dumps(manifest))
+    with pytest.raises(DataError, match=says):
+        shards.read_manifest(tmp_path)

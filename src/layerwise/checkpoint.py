@@ -36,7 +36,7 @@ from layerwise.data.files import (
     output_target,
     write_error,
 )
-from layerwise.errors import DataError
+from layerwise.errors import DataError, LayerwiseError
 from layerwise.memory import check_fits
 
 FORMAT, VERSION = "layerwise-checkpoint", 1
@@ -205,3 +205,23 @@ def claim(path: str | Path | None) -> Iterator[None]:
         with contextlib.suppress(OSError):
             lock.unlink()
         os.close(fd)
+
+
+def stored_config(cls, stored, path: str | Path, what: str, required: tuple[str, ...] = ()):
+    """The config dataclass `cls` a checkpoint or manifest at `path` stores as `what` (e.g.
+    "model"), checked against the dataclass: a mapping, no unknown keys, the `required` ones
+    present, values the config accepts; otherwise one DataError naming the file and the key."""
+    if not isinstance(stored, dict):
+        raise DataError(f"{path} is damaged: its {what} entry is a {type(stored).__name__}, "
+                        "not a mapping.")
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(stored) - names)
+    missing = [k for k in required if k not in stored]
+    if unknown or missing:
+        which = f"unknown key {unknown[0]!r}" if unknown else f"no {missing[0]!r}"
+        raise DataError(f"{path} is damaged or from another program: its {what} entry has "
+                        f"{which}.")
+    try:
+        return cls.from_dict(stored) if hasattr(cls, "from_dict") else cls(**stored)
+    except (TypeError, ValueError, KeyError, LayerwiseError) as exc:
+        raise DataError(f"{path} is damaged: its stored {what} is invalid ({exc})") from None

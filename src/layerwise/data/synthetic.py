@@ -10,9 +10,12 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 from layerwise.errors import ConfigError
+from layerwise.memory import check_fits
 
 
 def parse_options(spec_options: dict[str, str], given: dict[str, str], name: str) -> dict:
@@ -23,12 +26,20 @@ def parse_options(spec_options: dict[str, str], given: dict[str, str], name: str
     return given
 
 
+# Dataset sizes a spec may ask for: a typo of a few zeros should not reach the allocator.
+MAX_EXAMPLES, MAX_VISIBLE = 10_000_000, 1_000_000
+
+
 def _number(options: dict[str, str], key: str, default, kind=float):
+    """Option `key` as a finite `kind`; a ConfigError naming the option otherwise."""
     try:
-        return kind(options.get(key, default))
+        value = kind(options.get(key, default))
     except ValueError:
         raise ConfigError(f"option {key}={options[key]!r} is not a valid {kind.__name__}.") \
             from None
+    if not math.isfinite(value):
+        raise ConfigError(f"option {key}={options[key]!r} must be a finite number.")
+    return value
 
 
 def regression(options: dict[str, str], generator: torch.Generator):
@@ -39,6 +50,9 @@ def regression(options: dict[str, str], generator: torch.Generator):
     except ValueError:
         raise ConfigError(f"option coef={options['coef']!r} is not a list of numbers "
                           "separated by '/', e.g. coef=1/-2/0.5.") from None
+    if not all(math.isfinite(c) and abs(c) <= 1e6 for c in coef):
+        raise ConfigError(f"option coef={options['coef']!r} must hold finite numbers of at "
+                          "most 1e6 in size.")
     degree = _number(options, "degree", len(coef) - 1, int)
     if len(coef) != degree + 1:
         raise ConfigError(f"degree {degree} needs {degree + 1} coefficients, got {len(coef)}.")
@@ -46,6 +60,9 @@ def regression(options: dict[str, str], generator: torch.Generator):
     lo, hi = _number(options, "xmin", -1.0), _number(options, "xmax", 1.0)
     if n < 4 or hi <= lo or noise < 0:
         raise ConfigError("regression needs n >= 4, xmax > xmin and noise >= 0.")
+    if n > MAX_EXAMPLES or max(abs(lo), abs(hi)) > 1e6 or noise > 1e6:
+        raise ConfigError(f"regression takes n <= {MAX_EXAMPLES:,} and xmin, xmax and noise "
+                          "of at most 1e6 in size.")
     a = torch.tensor(coef, dtype=torch.float64)
 
     def draw(m: int):
@@ -74,5 +91,9 @@ def random_binary(options: dict[str, str], generator: torch.Generator):
     p = _number(options, "p", 0.5)
     if n < 1 or visible < 1 or not 0.0 <= p <= 1.0:
         raise ConfigError("random-binary needs n >= 1, visible >= 1 and 0 <= p <= 1.")
+    if n > MAX_EXAMPLES or visible > MAX_VISIBLE:
+        raise ConfigError(f"random-binary takes n <= {MAX_EXAMPLES:,} and visible <= "
+                          f"{MAX_VISIBLE:,}.")
+    check_fits(4 * (n + max(n // 10, 1)) * visible, f"random-binary:n={n},visible={visible}")
     v = (torch.rand(n + max(n // 10, 1), visible, generator=generator) < p).float()
     return v[:n], v[n:]

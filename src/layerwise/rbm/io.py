@@ -12,7 +12,12 @@ from pathlib import Path
 
 import torch
 
-from layerwise.checkpoint import load_checkpoint, load_state_checked, save_checkpoint
+from layerwise.checkpoint import (
+    load_checkpoint,
+    load_state_checked,
+    save_checkpoint,
+    stored_config,
+)
 from layerwise.errors import ConfigError, DataError
 from layerwise.rbm.data import Preprocessing
 from layerwise.rbm.model import RBM, RBMConfig
@@ -40,8 +45,10 @@ def load_payload(path: str | Path) -> dict:
 
 
 def rbm_from_payload(payload: dict, path: str | Path) -> RBM:
+    cfg = stored_config(RBMConfig, payload["model"], path, "model",
+                        required=("n_visible", "n_hidden", "visible"))
     try:
-        rbm = RBM(RBMConfig.from_dict(payload["model"]))
+        rbm = RBM(cfg)
     except (TypeError, KeyError, ConfigError) as exc:
         raise DataError(f"{path} does not describe an RBM that can be built ({exc}).") from None
     load_state_checked(rbm, payload, path)
@@ -65,6 +72,7 @@ def stored_recipe(payload: dict, path: str | Path = "this checkpoint") -> dict:
     if "optimizer" not in payload or "train" not in payload:
         raise ConfigError(f"{path} holds a model without its training state (a parallel run's "
                           "--save); resume that run from its --shards directory instead.")
+    stored_config(CDConfig, payload["train"], path, "recipe")  # refuses a damaged one
     return dict(payload["train"])
 
 
@@ -75,7 +83,7 @@ def resume_trainer(payload: dict, rbm: RBM, epochs: int | None = None,
     stored = cd.to_dict() if cd is not None else stored_recipe(payload)
     if epochs is not None:
         stored["epochs"] = epochs
-    trainer = CDTrainer(rbm, CDConfig(**stored))
+    trainer = CDTrainer(rbm, stored_config(CDConfig, stored, "the checkpoint", "recipe"))
     trainer.load_state_dict(payload["optimizer"])
     return trainer
 

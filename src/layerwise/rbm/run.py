@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-from layerwise.checkpoint import claim
+from layerwise.checkpoint import claim, stored_config
 from layerwise.data.datasets import Dataset
 from layerwise.distributed import Dist, join
 from layerwise.errors import ConfigError
@@ -191,7 +191,9 @@ def _stored(path: str) -> tuple[dict, RBMConfig, CDConfig, ParallelConfig | None
             ParallelConfig(**saved["parallel"])
     saved = io.load_payload(path)
     recipe = CDConfig(**io.stored_recipe(saved, path))
-    return saved, RBMConfig.from_dict(saved["model"]), recipe, None
+    model = stored_config(RBMConfig, saved["model"], path, "model",
+                          required=("n_visible", "n_hidden", "visible"))
+    return saved, model, recipe, None
 
 
 def train_rbm(data: DataLike, model: RBMConfig | None = None, cd: CDConfig | None = None,

@@ -83,9 +83,35 @@ def read_manifest(directory: str | Path) -> dict:
     except (OSError, ValueError):
         raise DataError(f"{directory} is not a sharded RBM checkpoint (no readable "
                         f"{MANIFEST}).") from None
-    if manifest.get("format") != SHARDS_FORMAT:
+    if not isinstance(manifest, dict) or manifest.get("format") != SHARDS_FORMAT:
         raise DataError(f"{path} is not a sharded RBM checkpoint manifest.")
+    _check_manifest(path, manifest)
     return manifest
+
+
+def _check_manifest(path: Path, manifest: dict) -> None:
+    """Keys, types and ranges a manifest written by `save` has; one DataError naming the
+    key otherwise (a rank would otherwise fail with a KeyError or IndexError)."""
+    def bad(key: str, want: str):
+        return DataError(f"{path} is damaged: its {key!r} is {manifest.get(key)!r}, not {want}.")
+
+    for key in ("ranks", "epoch"):
+        value = manifest.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or value < (key == "ranks"):
+            raise bad(key, "a whole number" + (" of at least 1" if key == "ranks" else ""))
+    files = manifest.get("files")
+    if not isinstance(files, list) or len(files) != manifest["ranks"] or not all(
+            isinstance(f, str) and f and Path(f).name == f for f in files):
+        raise bad("files", f"a list of {manifest['ranks']} shard file names")
+    from layerwise.checkpoint import stored_config
+    from layerwise.rbm.model import RBMConfig
+    from layerwise.rbm.parallel import ParallelConfig
+    from layerwise.rbm.train import CDConfig
+
+    stored_config(RBMConfig, manifest.get("model"), path, "model",
+                  required=("n_visible", "n_hidden", "visible"))
+    stored_config(CDConfig, manifest.get("train"), path, "train")
+    stored_config(ParallelConfig, manifest.get("parallel"), path, "parallel")
 
 
 def load_shard(directory: str | Path, manifest: dict, dist: Dist) -> tuple[dict, Preprocessing]:
