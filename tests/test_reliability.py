@@ -367,3 +367,27 @@ def test_a_damaged_shard_manifest_is_one_sentence_naming_the_key(tmp_path, damag
     (tmp_path / shards.MANIFEST).write_text(json.dumps(manifest))
     with pytest.raises(DataError, match=says):
         shards.read_manifest(tmp_path)
+
+
+def test_a_raw_idx_file_is_checked_by_its_header_before_it_is_read(tmp_path):
+    """An uncompressed IDX file is read only if its length is what its header declares (a
+    sparse 4 GB file is refused at once, unread), and a gzip one whose header declares more
+    than the memory budget is refused before it is inflated."""
+    import gzip
+    import time
+
+    from layerwise.data.idx import read_idx
+
+    big = tmp_path / "train-images-idx3-ubyte"
+    with open(big, "wb") as f:
+        f.write(b"\0\0\x08\x03" + (10).to_bytes(4, "big") + (28).to_bytes(4, "big") * 2)
+        f.truncate(4 << 30)
+    start = time.monotonic()
+    with pytest.raises(DataError, match="longer than its header says: its header declares "
+                                        "7,856 bytes"):
+        read_idx(big)
+    assert time.monotonic() - start < 2
+    huge = tmp_path / "huge-idx3-ubyte.gz"
+    huge.write_bytes(gzip.compress(b"\0\0\x08\x03" + (1 << 30).to_bytes(4, "big") * 3))
+    with pytest.raises(DataError, match="inflating .* needs about"):
+        read_idx(huge)

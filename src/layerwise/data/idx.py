@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import gzip
 import math
+import os
 import zlib
 from pathlib import Path
 
 import numpy as np
 
 from layerwise.errors import DataError
+from layerwise.memory import check_fits
 
 DTYPES: dict[int, np.dtype] = {
     0x08: np.dtype(np.uint8),
@@ -42,8 +44,36 @@ def read_bytes(path: str | Path) -> bytes:
 
 def read_idx_bytes(path: str | Path) -> bytes:
     """The uncompressed bytes of the IDX file `path`, inflated no further than its header
-    declares."""
+    declares. An uncompressed file is read only once its header's declared size has been
+    checked against the file's length and the memory budget."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4 + 4 * 255)
+            size = os.fstat(f.fileno()).st_size
+    except FileNotFoundError:
+        raise DataError(f"{path} does not exist.") from None
+    except OSError as exc:
+        raise DataError(f"{path} cannot be read: {exc.strerror or exc}.") from None
+    if not head.startswith(GZIP_MAGIC):
+        declared = _declared_size(head)
+        if declared is not None and declared != size:
+            what = "truncated" if size < declared else "longer than its header says"
+            raise DataError(f"{path} is {what}: its header declares {declared:,} bytes, the "
+                            f"file has {size:,}.")
+        check_fits(size, f"reading {path}", DataError)
     return decompress_idx(read_stored(path), str(path))
+
+
+def _declared_size(head: bytes) -> int | None:
+    """The whole file's size an IDX header declares, or None if `head` is no IDX header."""
+    if len(head) < 4 or head[:2] != b"\0\0" or head[2] not in DTYPES or head[3] == 0:
+        return None
+    ndim = head[3]
+    if len(head) < 4 + 4 * ndim:
+        return None
+    dims = np.frombuffer(head, dtype=">u4", count=ndim, offset=4)
+    return 4 + 4 * ndim + math.prod(int(d) for d in dims) * DTYPES[head[2]].itemsize
 
 
 def read_stored(path: str | Path) -> bytes:
@@ -104,8 +134,9 @@ def decompress_idx(raw: bytes, source: str) -> bytes:
     ndim = head[3]
     dims = np.frombuffer(head, dtype=">u4", count=min(ndim, (len(head) - 4) // 4), offset=4)
     declared = 4 + 4 * ndim + math.prod(int(d) for d in dims) * DTYPES[head[2]].itemsize
-    # A damaged header can declare more than any machine holds (up to 2^96 items); zlib
-    # takes sizes below 2^63, and parse_idx then reports the mismatch.
+    # A damaged header can declare more than any machine holds (up to 2^96 items): refused
+    # against the memory budget before anything is inflated.
+    check_fits(declared, f"inflating {source}", DataError)
     return decompress(raw, source, limit=min(declared, 2**62))
 
 
