@@ -301,9 +301,8 @@ def test_a_second_run_on_the_same_checkpoint_is_refused_naming_the_first(tmp_pat
     try:
         assert holder.stdout.readline().strip() == "held"
         with pytest.raises(DataError, match=rf"being written by another layerwise run "
-                                            rf"\(pid {holder.pid} on "):
-            with claim(path):
-                pass
+                                            rf"\(pid {holder.pid} on "), claim(path):
+            pass
     finally:
         holder.kill()
         holder.wait()
@@ -331,8 +330,8 @@ def _rbm_checkpoint(tmp_path) -> Path:
     (lambda p: p.update(step=2.5), "its step is 2.5"),
 ])
 def test_a_damaged_rbm_checkpoint_is_one_sentence_naming_the_key(tmp_path, damage, says):
-    from layerwise.resume import resume_recipe
     from layerwise.rbm import io
+    from layerwise.resume import resume_recipe
 
     path = _rbm_checkpoint(tmp_path)
     payload = torch.load(path, weights_only=True)
@@ -391,3 +390,55 @@ def test_a_raw_idx_file_is_checked_by_its_header_before_it_is_read(tmp_path):
     huge.write_bytes(gzip.compress(b"\0\0\x08\x03" + (1 << 30).to_bytes(4, "big") * 3))
     with pytest.raises(DataError, match="inflating .* needs about"):
         read_idx(huge)
+
+
+def _supervised_checkpoint(tmp_path) -> Path:
+    import layerwise as lw
+
+    path = tmp_path / "sup.pt"
+    lw.fit("softmax", "mnist-10k", lw.TrainConfig(steps=2), lw.RunConfig(device="cpu"),
+           checkpoint=str(path), progress=False)
+    return path
+
+
+_ODD_VALUES = [None, True, -1, 0, 2.5, float("nan"), "x", "", [], [1, "a"], {}, {"a": 1},
+               torch.zeros(2), torch.full((1,), float("inf"))]
+
+
+def test_property_damaged_checkpoints_give_only_layerwise_errors(tmp_path):
+    """Whatever key of a real checkpoint (top level, or inside its model and recipe entries) is
+    removed or given an odd value, loading it for inference or reading its recipe for a resume either works or
+    raises a layerwise error: never a KeyError, TypeError or IndexError from deep inside."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from layerwise.rbm import io
+    from layerwise.resume import resume_recipe
+    from layerwise.train.saving import load_model
+
+    sources = {"rbm": _rbm_checkpoint(tmp_path), "supervised": _supervised_checkpoint(tmp_path)}
+    originals = {k: torch.load(p, weights_only=True) for k, p in sources.items()}
+    readers = {"rbm": (io.load, resume_recipe), "supervised": (load_model, resume_recipe)}
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(kind=st.sampled_from(sorted(sources)), where=st.sampled_from(["", "model", "train"]),
+           pick=st.integers(0, 50), value=st.sampled_from(_ODD_VALUES), remove=st.booleans())
+    def damaged(kind, where, pick, value, remove):
+        import copy
+
+        payload = copy.deepcopy(originals[kind])
+        target = payload if not where else payload.get(where)
+        if not isinstance(target, dict) or not target:
+            return
+        key = sorted(target)[pick % len(target)]
+        if remove:
+            del target[key]
+        else:
+            target[key] = value
+        path = tmp_path / f"damaged-{kind}.pt"
+        torch.save(payload, path)
+        for read in readers[kind]:
+            with contextlib.suppress(LayerwiseError):
+                read(str(path))
+
+    damaged()

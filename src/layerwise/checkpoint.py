@@ -115,6 +115,12 @@ def _check_values(path: Path, payload: dict) -> None:
     if isinstance(step, bool) or not isinstance(step, int) or step < 0:
         raise DataError(f"{path} is a damaged layerwise checkpoint: its step is {step!r}, not "
                         "a whole number of steps.")
+    rng = payload.get("rng", {})
+    if not isinstance(rng, dict) or not all(
+            isinstance(v, torch.Tensor) or isinstance(v, list) and all(
+                isinstance(t, torch.Tensor) for t in v) for v in rng.values()):
+        raise DataError(f"{path} is a damaged layerwise checkpoint: its random number "
+                        "generator states are not tensors.")
     for key in ("optimizer", "train", "extra"):
         if key in payload and not isinstance(payload[key], dict):
             raise DataError(f"{path} is a damaged layerwise checkpoint: its {key} entry is "
@@ -142,9 +148,16 @@ def load_checkpoint(path: str | Path, kind: str | None = None) -> dict:
         raise DataError(f"{path} is not a readable layerwise checkpoint ({why}).") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise DataError(f"{path} is not a layerwise checkpoint.")
-    if payload.get("version", 0) > VERSION:
+    version = payload.get("version", 0)
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise DataError(f"{path} is a damaged layerwise checkpoint: its format version is "
+                        f"{version!r}.")
+    if version > VERSION:
         raise DataError(f"{path} was written by a newer layerwise (format version "
                         f"{payload['version']}); upgrade layerwise to read it.")
+    if not isinstance(payload.get("kind"), str):
+        raise DataError(f"{path} is a damaged layerwise checkpoint: its kind is "
+                        f"{payload.get('kind')!r}, not a name.")
     if kind is not None and payload.get("kind") != kind:
         names = {"rbm": "an RBM", "supervised": "a supervised model"}
         held = names.get(payload.get("kind"), f"a {payload.get('kind')!s} model")
@@ -221,7 +234,29 @@ def stored_config(cls, stored, path: str | Path, what: str, required: tuple[str,
         which = f"unknown key {unknown[0]!r}" if unknown else f"no {missing[0]!r}"
         raise DataError(f"{path} is damaged or from another program: its {what} entry has "
                         f"{which}.")
+    odd = next((k for k, v in stored.items() if not _plain(v)), None)
+    if odd is not None:
+        raise DataError(f"{path} is damaged: its stored {what} holds a "
+                        f"{type(stored[odd]).__name__} for {odd!r}, where configs hold plain "
+                        "numbers, names and lists of them.")
     try:
         return cls.from_dict(stored) if hasattr(cls, "from_dict") else cls(**stored)
-    except (TypeError, ValueError, KeyError, LayerwiseError) as exc:
+    except (TypeError, ValueError, KeyError, RuntimeError, LayerwiseError) as exc:
         raise DataError(f"{path} is damaged: its stored {what} is invalid ({exc})") from None
+
+
+def build_stored(build, cfg, path: str | Path):
+    """`build(cfg)` for a config read from the checkpoint at `path`: a value its validation let
+    through but that no model can be built from is one DataError naming the file."""
+    try:
+        return build(cfg)
+    except (TypeError, ValueError, IndexError, RuntimeError) as exc:
+        raise DataError(f"{path} describes a model that cannot be built ({exc}).") from None
+
+
+def _plain(value) -> bool:
+    """Whether `value` is what a config field stores: None, a bool, number or string, or a
+    list or tuple of those."""
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) and not isinstance(v, (list, tuple)) for v in value)
+    return value is None or isinstance(value, (bool, int, float, str))

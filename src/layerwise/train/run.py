@@ -21,11 +21,13 @@ import torch
 from torch import nn
 
 from layerwise.checkpoint import (
+    build_stored,
     claim,
     load_checkpoint,
     load_state_checked,
     restore_rng,
     save_checkpoint,
+    stored_config,
 )
 from layerwise.data.datasets import Dataset
 from layerwise.distributed import Dist, join
@@ -117,8 +119,7 @@ def reconciled_config(payload: dict, config: TrainConfig | None, path: str = "ch
     it is): the fields of `resume.TRAIN_MAY_CHANGE` are taken from `config` and returned as one
     line each; any other difference, or a `model` other than the stored one, is a ConfigError.
     A `config` without steps or epochs keeps the stored length."""
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    stored = TrainConfig(**{k: v for k, v in payload.get("train", {}).items() if k in fields})
+    stored = stored_config(TrainConfig, payload.get("train", {}), path, "recipe")
     if config is None and model is None:
         return stored, []
     config = config or stored
@@ -126,7 +127,7 @@ def reconciled_config(payload: dict, config: TrainConfig | None, path: str = "ch
         config = dataclasses.replace(config, steps=stored.steps, epochs=stored.epochs)
     pairs = [(stored, config)]
     if model is not None and payload["model"].get("name") != CUSTOM["name"]:
-        pairs.append((ModelConfig.from_dict(payload["model"]), model))
+        pairs.append((stored_config(ModelConfig, payload["model"], path, "model"), model))
     notes = reconcile(path, pairs, TRAIN_MAY_CHANGE)
     return dataclasses.replace(stored, **{k: getattr(config, k) for k in TRAIN_MAY_CHANGE}), \
         notes
@@ -142,7 +143,8 @@ def supervised_recipe(path: str, model: dict | None = None, train: dict | None =
     if payload["model"].get("name") == CUSTOM["name"]:
         raise ConfigError(f"{path} holds a model built outside layerwise; pass that module "
                           "to fit() to resume it.")
-    mcfg = with_changes(ModelConfig.from_dict(payload["model"]), model or {})
+    mcfg = with_changes(stored_config(ModelConfig, payload["model"], path, "model"),
+                        model or {})
     length = {"steps": None, "epochs": None} if {"steps", "epochs"} & set(train or {}) else {}
     return mcfg, with_changes(stored, {**length, **(train or {})})
 
@@ -233,8 +235,8 @@ def _model(model: ModelLike, data: Dataset, payload: dict | None, source: str | 
     """The network to train and its config: built from a name or config sized to `data`, or
     the module given; with a checkpoint, its architecture and weights."""
     if payload is not None and payload["model"].get("name") != CUSTOM["name"]:
-        mcfg = ModelConfig.from_dict(payload["model"])
-        net = build_model(mcfg)
+        mcfg = stored_config(ModelConfig, payload["model"], source, "model")
+        net = build_stored(build_model, mcfg, source)
     elif isinstance(model, nn.Module):
         mcfg, net = None, model
     elif payload is not None:
@@ -273,7 +275,7 @@ def evaluate_checkpoint(path: str | Path, data: DataLike, run: RunConfig | None 
     if payload["model"].get("name") == CUSTOM["name"]:
         raise ConfigError(f"{path} holds a model built outside layerwise; load its state into "
                           "that module in Python to evaluate it.")
-    mcfg = ModelConfig.from_dict(payload["model"])
+    mcfg = stored_config(ModelConfig, payload["model"], path, "model")
     data = as_dataset(data, dataclasses.replace(run, val_size=0), 0, device, progress=False)
     if mcfg.input_shape != data.input_shape:
         raise ConfigError(f"{path} holds a model for inputs of shape {mcfg.input_shape}; "

@@ -6,7 +6,13 @@ from pathlib import Path
 
 import torch
 
-from layerwise.checkpoint import load_checkpoint, load_state_checked, save_checkpoint
+from layerwise.checkpoint import (
+    build_stored,
+    load_checkpoint,
+    load_state_checked,
+    save_checkpoint,
+    stored_config,
+)
 from layerwise.errors import DataError
 
 
@@ -30,6 +36,7 @@ def load_model(path: str | Path) -> torch.nn.Module:
     if payload["model"].get("name") == "custom":
         raise DataError(f"{path} holds a model built outside layerwise; load its state into "
                         "that module with load_state_dict.")
-    model = build_model(ModelConfig.from_dict(payload["model"]))
+    model = build_stored(build_model, stored_config(ModelConfig, payload["model"], path,
+                                                    "model"), path)
     load_state_checked(model, payload, path)
     return model.eval()
