@@ -1,6 +1,7 @@
 """layerwise.sklearn.BernoulliRBM as a drop-in for scikit-learn's: its estimator checks, pipelines,
 grid search, and accuracy beside scikit-learn's own RBM."""
 
+import pickle
 import subprocess
 import sys
 
@@ -9,6 +10,7 @@ import pytest
 
 sklearn = pytest.importorskip("sklearn", reason="scikit-learn is an optional extra")
 
+from sklearn.base import clone  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.linear_model import LogisticRegression  # noqa: E402
 from sklearn.model_selection import GridSearchCV, train_test_split  # noqa: E402
@@ -95,6 +97,112 @@ def test_partial_fit_learns_and_extras_are_accepted():
     assert rbm.components_.dtype == np.float64 and not np.array_equal(first, rbm.components_)
     with pytest.raises(ValueError, match="dtype"):
         BernoulliRBM(dtype="float16").fit(X)
+
+
+def binary_rows(n=60, V=10, seed=0) -> np.ndarray:
+    return (np.random.default_rng(seed).random((n, V)) < 0.5).astype(np.float64)
+
+
+def reference_trainer(V, H, batch_size, momentum, persistent, random_state):
+    """One CDTrainer from the state the estimator's first update starts at: scikit-learn's
+    W ~ N(0, 0.01) from random_state, then the sampler's seed from it, chains at zero."""
+    import torch
+
+    from layerwise.rbm.model import RBM, RBMConfig
+    from layerwise.rbm.train import CDConfig, CDTrainer
+    rng = np.random.RandomState(random_state)
+    W = rng.normal(0, 0.01, (H, V))
+    rbm = RBM(RBMConfig(V, H, dtype="float64"))
+    rbm.W.copy_(torch.from_numpy(W.T.copy()))
+    cd = CDConfig(persistent=persistent, batch_size=batch_size, lr=0.1, momentum=momentum,
+                  weight_decay=0.0, sample_visible=True,
+                  seed=int(rng.randint(np.iinfo(np.int32).max)))
+    trainer = CDTrainer(rbm, cd)
+    trainer.chain = torch.zeros(batch_size, H, dtype=torch.float64)
+    return trainer
+
+
+def assert_same_state(rbm: BernoulliRBM, other: BernoulliRBM) -> None:
+    for name in ("components_", "intercept_hidden_", "intercept_visible_", "h_samples_",
+                 "components_velocity_", "intercept_hidden_velocity_",
+                 "intercept_visible_velocity_"):
+        np.testing.assert_array_equal(getattr(rbm, name), getattr(other, name), err_msg=name)
+
+
+# Batches of 15 against batch_size 10: five chains beyond batch_size, which must persist too.
+@pytest.mark.parametrize("momentum, persistent", [(0.5, True), (0.0, True), (0.5, False),
+                                                  (0.0, False)])
+def test_partial_fit_calls_are_one_uninterrupted_cd_trainer_run(momentum, persistent):
+    import torch
+    X = binary_rows()
+    batches = [X[start:start + 15] for start in range(0, 60, 15)]
+    rbm = BernoulliRBM(n_components=4, batch_size=10, random_state=3, momentum=momentum,
+                       persistent=persistent)
+    trainer = reference_trainer(10, 4, 10, momentum, persistent, random_state=3)
+    for batch in batches:
+        rbm.partial_fit(batch)
+        trainer.step(torch.from_numpy(batch), error=False)
+    np.testing.assert_array_equal(rbm.components_, trainer.rbm.W.T.numpy())
+    np.testing.assert_array_equal(rbm.intercept_hidden_, trainer.rbm.b_hid.numpy())
+    np.testing.assert_array_equal(rbm.intercept_visible_, trainer.rbm.b_vis.numpy())
+    np.testing.assert_array_equal(rbm.components_velocity_, trainer.vel["W"].T.numpy())
+    if persistent:
+        assert rbm.h_samples_.shape == (15, 4)
+        np.testing.assert_array_equal(rbm.h_samples_, trainer.chain.numpy())
+
+
+def test_partial_fit_over_fits_batches_is_fit_as_in_scikit_learn():
+    X = binary_rows()
+    params = dict(n_components=4, batch_size=10, n_iter=2, random_state=5)
+    for cls, extra in ((SklearnRBM, {}), (BernoulliRBM, {"momentum": 0.5})):  # theirs: reference
+        fitted = cls(**params, **extra).fit(X)
+        stepped = cls(**params, **extra)
+        for _ in range(2):
+            for start in range(0, 60, 10):  # fit's gen_even_slices batches
+                stepped.partial_fit(X[start:start + 10])
+        np.testing.assert_array_equal(stepped.components_, fitted.components_)
+        np.testing.assert_array_equal(stepped.h_samples_, fitted.h_samples_)
+    # fit starts afresh, whatever partial_fit left behind, and parameters stay as given.
+    assert stepped.get_params() == clone(stepped).get_params() == BernoulliRBM(
+        **params, momentum=0.5).get_params()
+    assert_same_state(stepped.fit(X), fitted)
+
+
+def test_partial_fit_continues_identically_after_a_pickle_round_trip():
+    X = binary_rows(80)
+    batches = [X[start:start + 10] for start in range(0, 80, 10)]
+    uninterrupted = BernoulliRBM(n_components=4, batch_size=10, random_state=0, momentum=0.7)
+    interrupted = BernoulliRBM(n_components=4, batch_size=10, random_state=0, momentum=0.7)
+    for batch in batches[:4]:
+        uninterrupted.partial_fit(batch)
+        interrupted.partial_fit(batch)
+    interrupted = pickle.loads(pickle.dumps(interrupted))
+    assert np.abs(interrupted.components_velocity_).max() > 0
+    for batch in batches[4:]:
+        uninterrupted.partial_fit(batch)
+        interrupted.partial_fit(batch)
+    assert_same_state(interrupted, uninterrupted)
+
+
+def test_private_helpers_match_scikit_learns_on_the_same_weights():
+    from scipy.sparse import csr_matrix
+    X = binary_rows(40, 12)
+    ours = BernoulliRBM(n_components=6, batch_size=8, n_iter=3, random_state=0).fit(X)
+    theirs = SklearnRBM(n_components=6)
+    for name in ("components_", "intercept_hidden_", "intercept_visible_"):
+        setattr(theirs, name, getattr(ours, name).copy())
+    np.testing.assert_array_equal(ours._mean_hiddens(X), ours.transform(X))
+    np.testing.assert_allclose(ours._mean_hiddens(X), theirs._mean_hiddens(X), rtol=1e-12)
+    np.testing.assert_allclose(ours._mean_hiddens(X[0]), theirs._mean_hiddens(X[0]), rtol=1e-12)
+    np.testing.assert_allclose(ours._mean_hiddens(csr_matrix(X)), theirs._mean_hiddens(X),
+                               rtol=1e-12)
+    np.testing.assert_allclose(ours._free_energy(X), theirs._free_energy(X), rtol=1e-12)
+    h = ours._sample_hiddens(X, np.random.RandomState(1))
+    assert h.dtype == bool
+    np.testing.assert_array_equal(h, theirs._sample_hiddens(X, np.random.RandomState(1)))
+    v = ours._sample_visibles(h, np.random.RandomState(2))
+    assert v.dtype == bool and v.shape == X.shape
+    np.testing.assert_array_equal(v, theirs._sample_visibles(h, np.random.RandomState(2)))
 
 
 def test_importing_layerwise_does_not_import_scikit_learn():

@@ -9,7 +9,9 @@ type or `dtype`, optionally with bfloat16 or TF32 products (`matmul`). Beyond sc
 CD-k (`cd_k`), plain CD (`persistent=False`), `momentum`, and `to_rbm()`.
 
 Between calls the state is the fitted numpy attributes (as in scikit-learn), so pickling, cloning
-and `partial_fit` work as they do there.
+and `partial_fit` work as they do there. That state is all of the trainer's, not only the weights:
+the momentum velocities, every persistent chain and the sampler's generator state, so successive
+`partial_fit` calls (before or after a pickle round trip) are one uninterrupted CDTrainer run.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ try:
     )
     from sklearn.utils import check_random_state, gen_even_slices
     from sklearn.utils._param_validation import Interval, StrOptions
-    from sklearn.utils.validation import check_is_fitted, validate_data
+    from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("layerwise.sklearn needs scikit-learn: pip install "
                       "'layerwise[sklearn]'.") from exc
@@ -51,7 +53,14 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
     `persistent` (False: CD-k from the data), `momentum`.
 
     Fitted attributes: `components_` (n_components, n_features), `intercept_hidden_`,
-    `intercept_visible_`, `h_samples_` (batch_size, n_components), `n_features_in_`.
+    `intercept_visible_`, `h_samples_` (batch_size, n_components): the persistent chains' hidden
+    states (more rows once `partial_fit` is given a batch larger than `batch_size`: each row is a
+    chain), `n_features_in_`; and the momentum velocities (vel = m vel + lr grad; a += vel, as
+    in `layerwise.rbm.train`) `components_velocity_`, `intercept_hidden_velocity_`,
+    `intercept_visible_velocity_`, shaped as the parameters they move. With the sampler's state
+    (a private attribute) they let `partial_fit` continue exactly where the last update
+    stopped, also after pickling; on another device type (`set_params(device=...)`, or "auto"
+    unpickled elsewhere) the sampler cannot continue and is seeded afresh from `random_state`.
     """
 
     _parameter_constraints: dict = {
@@ -111,7 +120,9 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         return self
 
     def partial_fit(self, X, y=None):
-        """One update on the mini-batch X; the first call initialises the model."""
+        """One update on the mini-batch X; the first call initialises the model. Successive calls
+        continue one CDTrainer run (velocities, chains, sampler): over fit's batches they give
+        fit's result."""
         first = not hasattr(self, "components_")
         X = validate_data(self, X, accept_sparse="csr", reset=first,
                           dtype=FLOATS if first else self.components_.dtype)
@@ -129,31 +140,60 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         return np.dtype(self.dtype) if self.dtype is not None else X.dtype
 
     def _init_parameters(self, rng, n_features: int, dtype: np.dtype) -> None:
-        """scikit-learn's initial state: W ~ N(0, 0.01), zero biases, chains at zero."""
+        """scikit-learn's initial state: W ~ N(0, 0.01), zero biases, chains at zero; and a
+        trainer's: zero velocities, no sampler yet."""
         self.components_ = rng.normal(0, 0.01, (self.n_components, n_features)).astype(dtype)
         self._n_features_out = self.n_components
         self.intercept_hidden_ = np.zeros(self.n_components, dtype=dtype)
         self.intercept_visible_ = np.zeros(n_features, dtype=dtype)
         self.h_samples_ = np.zeros((self.batch_size, self.n_components), dtype=dtype)
+        self.components_velocity_ = np.zeros_like(self.components_)
+        self.intercept_hidden_velocity_ = np.zeros_like(self.intercept_hidden_)
+        self.intercept_visible_velocity_ = np.zeros_like(self.intercept_visible_)
+        self._sampler_state: tuple[str, np.ndarray] | None = None  # (device type, state)
 
     def _trainer(self, rng) -> CDTrainer:
-        """A CDTrainer over the fitted arrays, its sampler seeded from `rng`."""
+        """A CDTrainer that continues from the fitted arrays: weights, velocities, chains and
+        the sampler's state. `rng` seeds the sampler when there is no state to continue (the
+        first update, or a state from another device type), and is drawn from only then."""
         rbm = self.to_rbm().to(resolve_device(self.device))
+        device = rbm.W.device
+        saved = getattr(self, "_sampler_state", None)
+        state = saved[1] if saved is not None and saved[0] == device.type else None
+        seed = 0 if state is not None else int(rng.randint(np.iinfo(np.int32).max))
         cd = CDConfig(cd_k=self.cd_k, persistent=self.persistent, epochs=self.n_iter,
                       batch_size=self.batch_size, lr=float(self.learning_rate),
                       momentum=float(self.momentum), weight_decay=0.0, sample_visible=True,
-                      matmul=self.matmul, seed=int(rng.randint(np.iinfo(np.int32).max)))
+                      matmul=self.matmul, seed=seed)
         trainer = CDTrainer(rbm, cd)
-        trainer.chain = torch.tensor(self.h_samples_, device=rbm.W.device)
+        if state is not None:
+            trainer.sampler.set_state(torch.from_numpy(state.copy()))
+        trainer.chain = torch.tensor(self.h_samples_, device=device)
+        if hasattr(self, "components_velocity_"):  # absent in pickles of older versions
+            for name, velocity in self._velocities().items():
+                trainer.vel[name].copy_(torch.from_numpy(np.asarray(velocity)))
         return trainer
 
+    def _velocities(self) -> dict[str, np.ndarray]:
+        """The fitted velocities under CDTrainer's names, in its shapes (W is (V, H))."""
+        return {"W": self.components_velocity_.T, "b_hid": self.intercept_hidden_velocity_,
+                "b_vis": self.intercept_visible_velocity_}
+
     def _store(self, trainer: CDTrainer) -> None:
-        rbm = trainer.rbm
-        self.components_ = rbm.W.T.cpu().numpy().copy()
-        self.intercept_hidden_ = rbm.b_hid.cpu().numpy().copy()
-        self.intercept_visible_ = rbm.b_vis.cpu().numpy().copy()
-        if trainer.chain is not None:
-            self.h_samples_ = trainer.chain[:self.batch_size].cpu().numpy().copy()
+        """Everything the next update needs, as numpy arrays (which pickle anywhere)."""
+        rbm, vel = trainer.rbm, trainer.vel
+
+        def array(t: torch.Tensor) -> np.ndarray:
+            return t.cpu().numpy().copy()
+
+        self.components_ = array(rbm.W.T)
+        self.intercept_hidden_ = array(rbm.b_hid)
+        self.intercept_visible_ = array(rbm.b_vis)
+        self.h_samples_ = array(trainer.chain)  # every chain, so none restarts next call
+        self.components_velocity_ = array(vel["W"].T)
+        self.intercept_hidden_velocity_ = array(vel["b_hid"])
+        self.intercept_visible_velocity_ = array(vel["b_vis"])
+        self._sampler_state = (trainer.sampler.device.type, trainer.sampler.get_state().numpy())
 
     # -- using the fitted model -------------------------------------------------------------
     def to_rbm(self) -> RBM:
@@ -208,6 +248,40 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         flipped[rows, cols] = 1 - flipped[rows, cols]
         gap = rbm.free_energy(flipped) - rbm.free_energy(v)
         return (-v.shape[1] * torch.nn.functional.softplus(-gap)).cpu().numpy()
+
+    # -- scikit-learn's private helpers (its own tests call them) --------------------------
+    # As there, they skip input validation beyond the float conversion and take one row or many.
+    def _mean_hiddens(self, v):
+        """P(h = 1 | v) = sigmoid(v W + b_hid): (n_samples, n_features) -> (n_samples,
+        n_components), or one row (n_features,) -> (n_components,). Equals `transform`."""
+        return self._apply(v, RBM.mean_hidden)
+
+    def _sample_hiddens(self, v, rng):
+        """A boolean sample of h given v: uniform draws from the numpy generator `rng` below
+        P(h = 1 | v)."""
+        p = self._mean_hiddens(v)
+        return rng.uniform(size=p.shape) < p
+
+    def _sample_visibles(self, h, rng):
+        """A boolean sample of v given h (n_samples, n_components): uniform draws from `rng`
+        below P(v = 1 | h) = sigmoid(h W^T + b_vis)."""
+        p = self._apply(h, RBM.mean_visible)
+        return rng.uniform(size=p.shape) < p
+
+    def _free_energy(self, v):
+        """F(v) = - log sum_h exp(-E(v, h)) = -v.b_vis - sum_j softplus(b_hid_j + (v W)_j),
+        (n_samples, n_features) -> (n_samples,)."""
+        return self._apply(v, RBM.free_energy)
+
+    @torch.no_grad()
+    def _apply(self, a, f):
+        """f(rbm, a) as numpy, in a's float type (float64 for other types), for rows or a row."""
+        check_is_fitted(self)
+        a = check_array(a, accept_sparse="csr", dtype=FLOATS, ensure_2d=False)
+        one_row = a.ndim == 1
+        rbm, x = self._model_for(a.reshape(1, -1) if one_row else a)
+        out = f(rbm, x).cpu().numpy()
+        return out[0] if one_row else out
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
