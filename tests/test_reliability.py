@@ -445,3 +445,19 @@ def test_property_damaged_checkpoints_give_only_layerwise_errors(tmp_path):
                 read(str(path))
 
     damaged()
+
+
+def test_init_refuses_weights_of_another_architecture(tmp_path, capsys):
+    """--init with a checkpoint of another model used to replace the model asked for silently;
+    it is refused naming both, and the same architecture still starts from the weights."""
+    from layerwise.cli.main import main
+
+    ck = tmp_path / "mlp16.pt"
+    base = ["--steps", "2", "--device", "cpu", "--quiet"]
+    assert main(["train", "mlp", "--hidden", "16", *base, "--checkpoint", str(ck)]) == 0
+    assert main(["train", "softmax", "--init", str(ck), *base]) == 2
+    assert main(["train", "mlp", "--hidden", "32", "--init", str(ck), *base]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert "of a mlp model of another architecture than the softmax asked for" in err[0]
+    assert "hidden (16,) there, (32,) here" in err[1]
+    assert main(["train", "mlp", "--hidden", "16", "--init", str(ck), *base]) == 0

@@ -186,6 +186,8 @@ def _fit(model, data, cfg: TrainConfig, run: RunConfig, dist: Dist, checkpoint, 
         notes.append(f"resuming {run.resume} on {data.name}; it was trained on {trained_on}")
         if progress:
             print(notes[-1], file=stream(), flush=True)
+    if init:
+        _check_init(model, data, payload, init)
     net, mcfg = _model(model, data, payload, run.resume or init)
     net = net.to(dist.device)
     if freeze:
@@ -228,6 +230,21 @@ def _fit(model, data, cfg: TrainConfig, run: RunConfig, dist: Dist, checkpoint, 
         write_run_curves(result.history.rows, curves,
                          f"{name} on {data.name}: {recipe_text(cfg)}")
     return dataclasses.replace(_result(net, mcfg, data, result, dist), notes=tuple(notes))
+
+
+def _check_init(model: ModelLike, data: Dataset, payload: dict, init: str) -> None:
+    """`init`'s weights must be of the architecture asked for (dropout aside, which holds no
+    weights): a checkpoint of another model would otherwise replace it silently."""
+    if isinstance(model, nn.Module) or payload["model"].get("name") == CUSTOM["name"]:
+        return
+    stored = stored_config(ModelConfig, payload["model"], init, "model").to_dict()
+    wanted = (ModelConfig(model) if isinstance(model, str) else model).sized_for(data).to_dict()
+    differ = [k for k in wanted if k != "dropout" and wanted[k] != stored.get(k)]
+    if differ:
+        show = "; ".join(f"{k} {stored.get(k)} there, {wanted[k]} here" for k in differ)
+        raise ConfigError(f"--init {init} holds weights of a {stored['name']} model of another "
+                          f"architecture than the {wanted['name']} asked for ({show}); give "
+                          "the model and flags it was trained with, or drop --init.")
 
 
 def _model(model: ModelLike, data: Dataset, payload: dict | None, source: str | None
