@@ -461,3 +461,19 @@ def test_init_refuses_weights_of_another_architecture(tmp_path, capsys):
     assert "of a mlp model of another architecture than the softmax asked for" in err[0]
     assert "hidden (16,) there, (32,) here" in err[1]
     assert main(["train", "mlp", "--hidden", "16", "--init", str(ck), *base]) == 0
+
+
+def test_zero_steps_with_a_checkpoint_writes_the_initial_state(tmp_path):
+    """`train --steps 0 --checkpoint X` wrote nothing (the RBM equivalent wrote one): now X
+    holds the untrained model at step 0, and a resume from it equals a run from scratch."""
+    import layerwise as lw
+
+    ck = tmp_path / "zero.pt"
+    cfg, run = lw.TrainConfig(steps=0), lw.RunConfig(device="cpu")
+    lw.fit("softmax", "mnist-10k", cfg, run, checkpoint=str(ck), progress=False)
+    assert load_checkpoint(ck)["step"] == 0
+    resumed = lw.fit("softmax", "mnist-10k", lw.TrainConfig(steps=5),
+                     lw.RunConfig(device="cpu", resume=str(ck)), progress=False)
+    fresh = lw.fit("softmax", "mnist-10k", lw.TrainConfig(steps=5), run, progress=False)
+    for a, b in zip(resumed.model.parameters(), fresh.model.parameters(), strict=True):
+        assert torch.equal(a, b)

@@ -270,6 +270,8 @@ def train(model: nn.Module, data: Dataset, cfg: TrainConfig, *, progress: bool =
             if step >= total:
                 break
         skip = 0
+    if total == 0 and checkpoint is not None:  # --steps 0: the initial state, as RBMs do
+        checkpoint(0, optimizer, generator.get_state())
     if device.type == "cuda":
         torch.cuda.synchronize(device)
     seconds = time.perf_counter() - start
