@@ -41,7 +41,7 @@ def main() -> None:
     cfg = RBMConfig(V, H, visible=visible, dtype="float64")
     init = RBM(cfg, torch.Generator().manual_seed(1))
     cd = CDConfig(epochs=3, batch_size=24, lr=0.05 if visible == "binary" else 0.01)
-    trainer = ParallelCD(init, cd, ParallelConfig(algorithm, sync_every), dist)
+    trainer = ParallelCD.create(init, cd, ParallelConfig(algorithm, sync_every), dist)
     run_epochs(trainer, data(visible))
     report = {"sync_log": torch.tensor(trainer.sync_log, dtype=torch.float64)}
     if algorithm == "model" and dist.active:

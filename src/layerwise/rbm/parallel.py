@@ -6,8 +6,16 @@ units I_k. Every block draws its random numbers from its own generator, seeded f
 seed and the block's index, and always for the whole mini-batch, so the sample a unit gets for
 an example does not depend on K or on the algorithm.
 
-The `model` algorithm (the report's). Every rank sees the whole mini-batch (the batch order
-comes from a generator seeded alike on every rank). Rank k holds
+Classes. `ParallelCD` (this module) is what every algorithm shares: the partitions and block
+samplers, the epoch bookkeeping and byte counts, the synchronisation log, the CD-1 step on all
+of W, assembling the full RBM and the checkpoint state. Each algorithm is a subclass in
+`layerwise.rbm.strategies` that says what a rank holds and what one mini-batch computes and
+sends: `ModelParallelCD` (`model`), `DataParallelCD` (`data`) and `VisibleParallelCD`
+(`visible`). `ParallelCD.create(init, cd, par, dist)` builds the one `ParallelConfig.algorithm`
+names.
+
+The `model` algorithm (the report's; `ModelParallelCD`). Every rank sees the whole mini-batch
+(the batch order comes from a generator seeded alike on every rank). Rank k holds
 
     W_cols = W[:, J_k]    (V, |J_k|)   the weights into its hidden units ("green")
     W_rows = W[I_k, :]    (|I_k|, H)   the weights into its visible units ("purple")
@@ -40,17 +48,21 @@ floats, so the copies drift apart by rounding: every `sync_every` batches `synch
 each rank's rows (purple) over the other ranks' columns (green) with one all-to-all, and
 records the largest difference it removed.
 
-The `data` variant (the report's simplest alternative): every rank holds all of W, runs CD-1 on
-its 1/K slice of each mini-batch, and all-reduces the statistics (V H + V + H floats); every rank
-then takes the same step. The `visible` variant (for H well below V): rank k holds only W_rows;
-the hidden inputs are partial sums v[:, I_k] W_rows, reduce-scattered so that rank k receives
-the totals for J_k; it samples those and all-gathers the bits. Its visible units need nothing
-from the others. Each weight lives on one rank, so nothing drifts.
+On one rank the model algorithm holds W once and runs plain CD-1 on the whole mini-batch.
+
+The `data` variant (`DataParallelCD`, the report's simplest alternative): every rank holds all
+of W, runs CD-1 on its 1/K slice of each mini-batch, and all-reduces the statistics
+(V H + V + H floats); every rank then takes the same step. The `visible` variant
+(`VisibleParallelCD`, for H well below V): rank k holds only W_rows; the hidden inputs are
+partial sums v[:, I_k] W_rows, reduce-scattered so that rank k receives the totals for J_k; it
+samples those and all-gathers the bits. Its visible units need nothing from the others. Each
+weight lives on one rank, so nothing drifts.
 """
 
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass
 
 import torch
@@ -58,7 +70,7 @@ import torch
 from layerwise.distributed import Dist
 from layerwise.errors import ConfigError
 from layerwise.names import PARALLEL_ALGORITHMS
-from layerwise.rbm.blocks import BlockSampler, Held, Partition, gather_states, momentum_step
+from layerwise.rbm.blocks import BlockSampler, Held, Partition, momentum_step
 from layerwise.rbm.model import RBM
 from layerwise.rbm.train import CDConfig, diverged
 
@@ -85,9 +97,19 @@ class ParallelConfig:
         return asdict(self)
 
 
-class ParallelCD:
-    """CD-1 on this rank's share of one RBM. `step(v_pos)` runs one mini-batch; see the module
-    docstring for what each algorithm computes and sends."""
+class ParallelCD(ABC):
+    """CD-1 on this rank's share of one RBM, the machinery every algorithm shares. `step(v_pos)`
+    runs one mini-batch; each algorithm's subclass (layerwise.rbm.strategies) says what a rank
+    holds (`_held`, `single`) and what one mini-batch computes and sends (`_step`). Build one
+    with `ParallelCD.create`; see the module docstring for what each algorithm does."""
+
+    @classmethod
+    def create(cls, init: RBM, cd: CDConfig, par: ParallelConfig, dist: Dist) -> ParallelCD:
+        """The trainer of `par.algorithm`: ModelParallelCD, DataParallelCD or VisibleParallelCD."""
+        # Imported here, not above: the strategies subclass ParallelCD, so their module imports
+        # this one.
+        from layerwise.rbm.strategies import STRATEGIES
+        return STRATEGIES[par.algorithm](init, cd, par, dist)
 
     def __init__(self, init: RBM, cd: CDConfig, par: ParallelConfig, dist: Dist):
         if cd.cd_k != 1 or cd.persistent:
@@ -109,12 +131,8 @@ class ParallelCD:
         self.hid = Partition(H, par.rng_blocks, K)
         self.vis = Partition(V, par.rng_blocks, K)
         device, r = dist.device, dist.rank
-        all_blocks = range(par.rng_blocks)
-        data_algorithm = par.algorithm == "data"
-        self.hid_rng = BlockSampler(self.hid, all_blocks if data_algorithm
-                                    else self.hid.owned_blocks(r), cd.seed, 1, device)
-        self.vis_rng = BlockSampler(self.vis, all_blocks if data_algorithm
-                                    else self.vis.owned_blocks(r), cd.seed, 2, device)
+        self.hid_rng = BlockSampler(self.hid, self._sampled_blocks(self.hid), cd.seed, 1, device)
+        self.vis_rng = BlockSampler(self.vis, self._sampled_blocks(self.vis), cd.seed, 2, device)
         self.batches = torch.Generator(device).manual_seed(cd.seed + 1)
         self.J, self.I = self.hid.units(r), self.vis.units(r)
         self.held = self._hold(init)
@@ -127,24 +145,31 @@ class ParallelCD:
 
     # -- what each rank holds ---------------------------------------------------------------
     def _hold(self, init: RBM) -> Held:
-        dev, I, J = self.dist.device, self.I, self.J
-        W, b_vis, b_hid = init.W.to(dev), init.b_vis.to(dev), init.b_hid.to(dev)
-        if self.single:
-            held = Held(W_cols=W.clone(), b_hid=b_hid.clone(), b_vis=b_vis.clone())
-        else:
-            held = Held(W_rows=W[I].clone(), b_hid=b_hid[J].clone(), b_vis=b_vis[I].clone())
-            if self.par.algorithm == "model":
-                held.W_cols = W[:, J].clone()
+        dev = self.dist.device
+        held = self._held(init.W.to(dev), init.b_vis.to(dev), init.b_hid.to(dev))
         held.vel = {k: torch.zeros_like(v) for k, v in held.tensors().items()}
         return held
 
+    def _held(self, W: torch.Tensor, b_vis: torch.Tensor, b_hid: torch.Tensor) -> Held:
+        """What this rank keeps of W (V, H), b_vis (V,) and b_hid (H,): here all of them, W as
+        W_cols; a subclass that holds a share overrides this and `single`."""
+        return Held(W_cols=W.clone(), b_hid=b_hid.clone(), b_vis=b_vis.clone())
+
+    def _held_rows(self, W: torch.Tensor, b_vis: torch.Tensor, b_hid: torch.Tensor) -> Held:
+        """This rank's rows W[I_k] (|I_k|, H) and the biases it owns, b_hid[J_k], b_vis[I_k]."""
+        I, J = self.I, self.J
+        return Held(W_rows=W[I].clone(), b_hid=b_hid[J].clone(), b_vis=b_vis[I].clone())
+
     @property
     def single(self) -> bool:
-        """One rank, or the data algorithm: W is held once, as W_cols (V, H)."""
-        return self.par.algorithm == "data" or (not self.dist.active
-                                                and self.par.algorithm == "model")
+        """Whether W is held once, as W_cols (V, H), with both biases whole."""
+        return True
 
     # -- sampling --------------------------------------------------------------------------
+    def _sampled_blocks(self, part: Partition) -> range:
+        """The blocks of `part` whose units this rank samples: the ones it owns."""
+        return part.owned_blocks(self.dist.rank)
+
     def _hidden(self, h_in: torch.Tensor, rows: slice | None = None) -> torch.Tensor:
         """Sample the owned hidden units from their inputs (B, |J_k|); data: rows of (B, H)."""
         u = self.hid_rng.draw(self._draw_rows(h_in, rows))
@@ -196,38 +221,13 @@ class ParallelCD:
         """One CD-1 update on the mini-batch v_pos (B, V), the same on every rank. Returns this
         rank's part of the summed squared error between v_pos and E[v | h_pos]."""
         self._batch = len(v_pos)
-        step = {"model": self._step_model, "data": self._step_data,
-                "visible": self._step_visible}[self.par.algorithm]
-        error = step(v_pos)
+        error = self._step(v_pos)
         self.batches_done += 1
-        if (self.par.algorithm == "model" and self.dist.active and self.par.sync_every
-                and self.batches_done % self.par.sync_every == 0):
-            self.synchronise()
         return error
 
-    def _step_model(self, v_pos: torch.Tensor) -> torch.Tensor:
-        held, I = self.held, self.I
-        if self.single:
-            return self._cd1_full(v_pos, slice(None))
-        W_cols, W_rows = held.W_cols, held.W_rows
-        binary = not self.gaussian
-        h_pos_J = self._hidden(torch.addmm(held.b_hid, v_pos, W_cols))
-        pending = gather_states(self.dist, h_pos_J, self.hid.sizes(), True, "exchanging h_pos")
-        G_cols = torch.mm(v_pos.T, h_pos_J, out=self._buffer("G_cols", held.W_cols))  # overlaps
-        h_pos = pending.wait()
-        mean_I, v_neg_I = self._visible(torch.addmm(held.b_vis, h_pos, W_rows.T))
-        pending = gather_states(self.dist, v_neg_I, self.vis.sizes(), binary, "exchanging v_neg")
-        v_pos_I = v_pos[:, I]
-        G_rows = torch.mm(v_pos_I.T, h_pos, out=self._buffer("G_rows", W_rows))
-        v_neg = pending.wait()
-        h_neg_J = self._hidden(torch.addmm(held.b_hid, v_neg, W_cols))
-        pending = gather_states(self.dist, h_neg_J, self.hid.sizes(), True, "exchanging h_neg")
-        G_cols.addmm_(v_neg.T, h_neg_J, alpha=-1)  # binary: integer sums, exact in any order
-        h_neg = pending.wait()
-        G_rows.addmm_(v_neg_I.T, h_neg, alpha=-1)
-        self._apply(G_cols, G_rows, h_pos_J.sum(0) - h_neg_J.sum(0),
-                    v_pos_I.sum(0) - v_neg_I.sum(0))
-        return ((v_pos_I - mean_I) ** 2).sum()
+    @abstractmethod
+    def _step(self, v_pos: torch.Tensor) -> torch.Tensor:
+        """The algorithm's CD-1 update on v_pos (B, V); this rank's part of the squared error."""
 
     def _cd1_full(self, v_pos: torch.Tensor, rows: slice) -> torch.Tensor:
         """Plain CD-1 with all of W on the rows `rows` of the batch; the statistics are
@@ -249,44 +249,14 @@ class ParallelCD:
         torch.sub(h_pos.sum(0), h_neg.sum(0), out=db_hid)
         torch.sub(v.sum(0), v_neg.sum(0), out=db_vis)
         error = ((v - mean) ** 2).sum()
-        if self.par.algorithm == "data" and self.dist.active:
-            self.dist.all_reduce(flat, "all-reducing the statistics")
+        self._reduce_statistics(flat)
         self._apply(G, None, db_hid, db_vis)
         return error
 
-    def _step_data(self, v_pos: torch.Tensor) -> torch.Tensor:
-        K, r, B = self.dist.world_size, self.dist.rank, len(v_pos)
-        return self._cd1_full(v_pos, slice(B * r // K, B * (r + 1) // K))
-
-    def _step_visible(self, v_pos: torch.Tensor) -> torch.Tensor:
-        held, I, K = self.held, self.I, self.dist.world_size
-        W_rows = held.W_rows  # (|I_k|, H)
-        sizes = self.hid.sizes()
-
-        def hidden_totals(v_I: torch.Tensor, what: str) -> torch.Tensor:
-            """Partial inputs v_I W_rows (B, H) -> the totals for J_k, summed over ranks."""
-            partial = v_I @ W_rows
-            if K == 1:
-                return partial
-            blocks = partial.new_zeros(K, len(v_I), max(sizes))
-            for k in range(K):
-                units = self.hid.units(k)
-                blocks[k, :, :sizes[k]] = partial[:, units]
-            return self.dist.reduce_scatter(blocks, what)[:, :sizes[self.dist.rank]]
-
-        v_pos_I = v_pos[:, I]
-        h_pos_J = self._hidden(hidden_totals(v_pos_I, "reduce-scattering h_pos inputs")
-                               + held.b_hid)
-        h_pos = gather_states(self.dist, h_pos_J, sizes, True, "exchanging h_pos").wait()
-        mean_I, v_neg_I = self._visible(torch.addmm(held.b_vis, h_pos, W_rows.T))
-        G_rows = v_pos_I.T @ h_pos
-        h_neg_J = self._hidden(hidden_totals(v_neg_I, "reduce-scattering h_neg inputs")
-                               + held.b_hid)
-        h_neg = gather_states(self.dist, h_neg_J, sizes, True, "exchanging h_neg").wait()
-        G_rows.sub_(v_neg_I.T @ h_neg)
-        self._apply(None, G_rows, h_pos_J.sum(0) - h_neg_J.sum(0),
-                    v_pos_I.sum(0) - v_neg_I.sum(0))
-        return ((v_pos_I - mean_I) ** 2).sum()
+    def _reduce_statistics(self, flat: torch.Tensor) -> None:
+        """Sum the flat statistics (V H + H + V,) of `_cd1_full` over the ranks (the data
+        algorithm's all-reduce). Here one rank saw the whole mini-batch: nothing to add."""
+        return
 
     def _apply(self, G_cols, G_rows, db_hid, db_vis) -> None:
         held, vel, cd = self.held, self.held.vel, self.cd
@@ -306,35 +276,6 @@ class ParallelCD:
         if buf is None or tuple(buf.shape) != shape:
             buf = self._buffers[name] = like.new_empty(shape)
         return buf
-
-    # -- weight synchronisation (model algorithm) --------------------------------------------
-    def synchronise(self) -> float:
-        """Copy every rank's rows (purple) over the duplicates in the others' columns (green),
-        velocities included; return (and log) the largest difference removed, over all ranks."""
-        held, K, r = self.held, self.dist.world_size, self.dist.rank
-        vis_sizes, hid_sizes = self.vis.sizes(), self.hid.sizes()
-        block = max(vis_sizes) * max(hid_sizes)
-        # Block k of this rank's message: its rows restricted to rank k's hidden units, weights
-        # and velocities, padded to the largest block.
-        send = held.W_rows.new_zeros(K, 2, block)
-        for k in range(K):
-            J_k = self.hid.units(k)
-            for i, t in enumerate((held.W_rows, held.vel["W_rows"])):
-                part = t[:, J_k].reshape(-1)
-                send[k, i, :len(part)] = part
-        before = self.dist.sent_bytes
-        received = self.dist.all_to_all(send, "synchronising duplicated weights")
-        self.sync_bytes += self.dist.sent_bytes - before
-        drift = 0.0
-        for m in range(K):
-            I_m, n = self.vis.units(m), vis_sizes[m] * hid_sizes[r]
-            W_new = received[m, 0, :n].view(vis_sizes[m], hid_sizes[r])
-            drift = max(drift, float((held.W_cols[I_m] - W_new).abs().max()) if n else 0.0)
-            held.W_cols[I_m] = W_new
-            held.vel["W_cols"][I_m] = received[m, 1, :n].view(vis_sizes[m], hid_sizes[r])
-        drift = self.dist.max(drift, "collecting the synchronisation drift")
-        self.sync_log.append(drift)
-        return drift
 
     # -- the whole model -------------------------------------------------------------------
     def full_rbm(self) -> RBM | None:

@@ -180,7 +180,7 @@ def _start(data: Dataset, model: RBMConfig, cd: CDConfig, parallel: ParallelConf
     init = RBM(model, torch.Generator().manual_seed(cd.seed))
     if parallel is None:
         return CDTrainer(init.to(dist.device), cd), prep
-    return ParallelCD(init, cd, parallel, dist), prep
+    return ParallelCD.create(init, cd, parallel, dist), prep
 
 
 def _stored(path: str) -> tuple[dict, RBMConfig, CDConfig, ParallelConfig | None]:
@@ -247,7 +247,7 @@ def _resume(path: str, model: RBMConfig | None, cd: CDConfig | None,
     state, prep = shards.load_shard(path, saved, dist)
     _same_binarize(path, prep, binarize)
     init = RBM(stored_model, torch.Generator().manual_seed(stored_cd.seed))
-    trainer = ParallelCD(init, stored_cd, stored_parallel, dist)
+    trainer = ParallelCD.create(init, stored_cd, stored_parallel, dist)
     trainer.load_state_dict(state)
     return trainer, prep, notes
 
