@@ -477,3 +477,19 @@ def test_zero_steps_with_a_checkpoint_writes_the_initial_state(tmp_path):
     fresh = lw.fit("softmax", "mnist-10k", lw.TrainConfig(steps=5), run, progress=False)
     for a, b in zip(resumed.model.parameters(), fresh.model.parameters(), strict=True):
         assert torch.equal(a, b)
+
+
+@pytest.mark.skipif(not ROOT, reason="mounting a read-only tmpfs needs root")
+def test_unwritable_outputs_are_refused_before_any_work(tmp_path, capsys):
+    """A --logdir, --plots or --checkpoint on a read-only file system was found only when the
+    run first wrote there (TensorBoard: after the whole run); now before training starts."""
+    from layerwise.cli.main import main
+
+    with _mount(tmp_path / "ro", "size=64k,ro") as ro:
+        base = ["train", "softmax", "--steps", "100000", "--device", "cpu", "--quiet"]
+        for flag, value in (("--logdir", ro / "tb"), ("--plots", ro / "plots"),
+                            ("--checkpoint", ro / "sub" / "ck.pt")):
+            assert main([*base, flag, str(value)]) == 1
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 3 and all("is on a read-only file system" in e for e in err), err
+        assert list(ro.iterdir()) == []

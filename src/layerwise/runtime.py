@@ -51,14 +51,24 @@ class RunConfig:
 
 def check_outputs(checkpoint: str | None = None, **directories: str | None) -> None:
     """Refuse, before any work, output paths that could only fail after it: a checkpoint path
-    that is a directory, or an output directory (logdir=, plots=, shards=) that is a file."""
-    if checkpoint and Path(checkpoint).expanduser().is_dir():
-        raise ConfigError(f"--checkpoint {checkpoint} is a directory; give the path of a file, "
-                          f"e.g. {Path(checkpoint) / 'model.pt'}.")
+    that is a directory, not a regular file or too long a name, or whose directory cannot be
+    created or written; an output directory (logdir=, plots=, shards=) that is a file or that
+    cannot be created or written."""
+    from layerwise.data.files import output_target, writable_dir
+
+    if checkpoint:
+        path = Path(checkpoint).expanduser()
+        if path.is_dir():
+            raise ConfigError(f"--checkpoint {checkpoint} is a directory; give the path of a "
+                              f"file, e.g. {path / 'model.pt'}.")
+        writable_dir(output_target(path).parent, "--checkpoint")
     for flag, directory in directories.items():
         path = Path(directory).expanduser() if directory else None
-        if path is not None and path.exists() and not path.is_dir():
+        if path is None:
+            continue
+        if path.exists() and not path.is_dir():
             raise ConfigError(f"--{flag} {directory} is a file; it needs a directory.")
+        writable_dir(path, f"--{flag}")
 
 
 def setup_device(run: RunConfig) -> torch.device:

@@ -43,6 +43,27 @@ def ensure_dir(path: Path) -> Path:
     return path
 
 
+def writable_dir(path: Path, flag: str) -> None:
+    """Refuse, before any work, an output directory that cannot be created or written (a
+    read-only file system, no permission, a file in the way), naming `flag`. Creates nothing:
+    the nearest existing ancestor is checked instead of a directory not there yet."""
+    probe = Path(path)
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir():
+        raise DataError(f"{flag} {path}: {probe} is a file, so the directory cannot be made.")
+    if not os.access(probe, os.W_OK | os.X_OK) or _read_only(probe):
+        why = "is on a read-only file system" if _read_only(probe) else "is not writable"
+        raise DataError(f"{flag} {path}: {probe} {why}; choose a location this run can write.")
+
+
+def _read_only(path: Path) -> bool:
+    try:
+        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
 def umask() -> int:
     """The process's file-creation mask, read without changing it where Linux allows."""
     try:
