@@ -12,7 +12,7 @@ from torch import nn
 from layerwise.checkpoint import load_checkpoint
 from layerwise.cli.main import main
 from layerwise.data.datasets import load_dataset
-from layerwise.errors import DataError
+from layerwise.errors import ConfigError, DataError
 from layerwise.nn.layers import Pool2d, Step
 from layerwise.nn.models import ModelConfig, build_model, freeze_layers
 from layerwise.runtime import RunConfig
@@ -413,3 +413,27 @@ def test_one_resume_recipe_for_both_workloads_and_deprecated_names(tmp_path):
     with pytest.warns(DeprecationWarning, match="layerwise.resume_recipe"):
         model, cfg = resume_recipe(str(sup), train={"steps": 8})
     assert model.name == "softmax" and cfg.steps == 8
+
+
+def test_bf16_precision_trains_in_autocast_or_is_refused_where_emulated(monkeypatch):
+    """--precision bf16 runs the forward pass under bfloat16 autocast with float32 weights and
+    optimiser state; where the CPU would emulate bfloat16 it is refused in one sentence."""
+    from layerwise.train import trainer
+
+    data = load_dataset("mnist-10k", val_size=0, progress=False)
+    cfg = TrainConfig(steps=3, precision="bf16")
+    net = build_model(ModelConfig("deepnn").sized_for(data))
+    monkeypatch.setattr(trainer, "native_bf16", lambda device: False)
+    with pytest.raises(ConfigError, match="--precision bf16 needs native bfloat16 products"):
+        train(net, data, cfg, progress=False)
+    monkeypatch.setattr(trainer, "native_bf16", lambda device: True)
+    seen = []
+    real = torch.nn.Linear.forward
+    monkeypatch.setattr(torch.nn.Linear, "forward",
+                        lambda self, x: seen.append(torch.is_autocast_enabled("cpu"))
+                        or real(self, x))
+    train(net, data, cfg, progress=False)
+    assert seen and all(seen)
+    assert all(p.dtype == torch.float32 for p in net.parameters())
+    with pytest.raises(ConfigError, match="--precision must be one of float32, bf16"):
+        TrainConfig(precision="fp16")

@@ -15,6 +15,8 @@ RBM_DTYPES = ("float32", "float64")
 # How matrix products are computed while training: at the storage dtype, or with float32 weights
 # in TensorFloat-32 (CUDA tensor cores) or with operands rounded to bfloat16.
 MATMUL_PRECISIONS = ("full", "tf32", "bf16")
+# Supervised training: float32 throughout, or the forward pass under bfloat16 autocast.
+TRAIN_PRECISIONS = ("float32", "bf16")
 PARALLEL_ALGORITHMS = ("model", "data", "visible")
 BINARY_LR, GAUSSIAN_LR = 0.05, 1e-3  # CD learning rates by visible unit type
 

@@ -14,7 +14,7 @@ from layerwise.errors import ConfigError
 
 # Supervised runs: TrainConfig fields that may differ from the checkpoint's.
 TRAIN_MAY_CHANGE = ("steps", "epochs", "lr", "l2", "eval_every", "patience", "eval_batch_size",
-                    "cuda_graphs")
+                    "cuda_graphs", "precision")
 # RBM runs: CDConfig fields that may differ (the products' precision is how steps run).
 CD_MAY_CHANGE = ("epochs", "lr", "momentum", "weight_decay", "matmul")
 

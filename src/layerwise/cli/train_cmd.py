@@ -17,7 +17,7 @@ from layerwise.cli.common import (
     whole_numbers,
 )
 from layerwise.errors import ConfigError
-from layerwise.names import ACTIVATIONS, MODELS, OPTIMIZERS, POOLS
+from layerwise.names import ACTIVATIONS, MODELS, OPTIMIZERS, POOLS, TRAIN_PRECISIONS
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -94,6 +94,9 @@ def add_recipe(p: argparse.ArgumentParser) -> None:
                    help="augment: translate each training image by up to PIXELS in x and y")
     p.add_argument("--cuda-graphs", action="store_true",
                    help="CUDA, one process: replay each training step from a captured graph")
+    p.add_argument("--precision", choices=TRAIN_PRECISIONS, default="float32",
+                   help="bf16: the forward pass under bfloat16 autocast, weights and optimiser "
+                        "in float32 (where the device multiplies bfloat16 natively)")
     add_device(p)
     add_seed(p)
 
@@ -107,7 +110,8 @@ def recipe_from(args):
     cfg = TrainConfig(optimizer=args.optimizer, lr=args.lr, momentum=args.momentum,
                       l2=args.l2, batch_size=args.batch_size, seed=args.seed,
                       eval_every=args.eval_every, patience=args.patience, shift=args.shift,
-                      cuda_graphs=args.cuda_graphs, steps=args.steps, epochs=args.epochs)
+                      cuda_graphs=args.cuda_graphs, steps=args.steps, epochs=args.epochs,
+                      precision=args.precision)
     model = ModelConfig(args.model, dropout=args.dropout, activation=args.activation,
                         hidden=hidden, degree=args.degree, pool=args.pool)
     return model, cfg
@@ -117,7 +121,7 @@ MODEL_FLAGS = {"model": "name", "dropout": "dropout", "activation": "activation"
                "hidden": "hidden", "degree": "degree", "pool": "pool"}
 TRAIN_FLAGS = {dest: dest for dest in (
     "optimizer", "lr", "momentum", "l2", "batch_size", "seed", "eval_every", "patience", "shift",
-    "cuda_graphs", "steps", "epochs")}
+    "cuda_graphs", "steps", "epochs", "precision")}
 
 
 def resumed_recipe(args, model, cfg):

@@ -17,67 +17,20 @@ import torch.nn.functional as F
 from torch import nn
 
 from layerwise.data.datasets import Dataset, Split, epoch_batches
+from layerwise.device import native_bf16
 from layerwise.distributed import Dist
 from layerwise.errors import ConfigError, LayerwiseError
+from layerwise.names import TRAIN_PRECISIONS
 from layerwise.progress import Progress
+from layerwise.train.config import TrainConfig  # noqa: F401 - its home; re-exported here
 from layerwise.train.graphs import GraphedStep
-from layerwise.train.optim import OPTIMIZERS, build_optimizer, l2_penalty, match_state_layouts
+from layerwise.train.optim import build_optimizer, l2_penalty, match_state_layouts
+
+PRECISIONS = TRAIN_PRECISIONS
 
 
 class DivergedError(LayerwiseError):
     """The loss became NaN or infinite."""
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """How to train. `steps` or `epochs` is the total for the run (a resumed run stops there)."""
-
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    momentum: float = 0.9
-    l2: float = 0.0
-    batch_size: int = 50
-    steps: int | None = None
-    epochs: int | None = None
-    seed: int = 0
-    eval_every: int = 0  # 0: once per epoch
-    patience: int = 0  # early stopping: evaluations without improvement; 0 disables
-    eval_batch_size: int = 2000
-    shift: int = 0  # augmentation: translate each training image by up to this many pixels
-    cuda_graphs: bool = False  # replay each step from a CUDA graph (layerwise.train.graphs)
-
-    def __post_init__(self):
-        if self.optimizer not in OPTIMIZERS:
-            raise ConfigError(f"unknown optimizer {self.optimizer!r}; choose one of "
-                              f"{', '.join(OPTIMIZERS)}.")
-        if self.steps is not None and self.epochs is not None:
-            raise ConfigError("give --steps or --epochs, not both.")
-        if (self.steps is not None and self.steps < 0) or (self.epochs is not None
-                                                          and self.epochs < 0):
-            raise ConfigError("--steps and --epochs must be non-negative.")
-        if self.batch_size < 1 and self.optimizer != "gd":
-            raise ConfigError(f"--batch-size must be at least 1, got {self.batch_size}.")
-        if not (math.isfinite(self.lr) and self.lr > 0):
-            raise ConfigError(f"--lr must be a positive number, got {self.lr}.")
-        if not (math.isfinite(self.l2) and self.l2 >= 0):
-            raise ConfigError(f"--l2 must be a non-negative number, got {self.l2}.")
-        if not 0 <= self.momentum < 1:
-            raise ConfigError(f"--momentum must be in [0, 1), got {self.momentum}.")
-        if self.patience < 0 or self.eval_every < 0:
-            raise ConfigError("--patience and --eval-every must be 0 or more.")
-        if self.shift < 0:
-            raise ConfigError(f"--shift must be a non-negative number of pixels, got "
-                              f"{self.shift}.")
-
-    def batch_for(self, n_train: int) -> int:
-        """Full-batch gradient descent uses the whole training set every step."""
-        return n_train if self.optimizer == "gd" else min(self.batch_size, n_train)
-
-    def total_steps(self, n_train: int) -> int:
-        if self.steps is not None:
-            return self.steps
-        per_epoch = math.ceil(n_train / self.batch_for(n_train))
-        return per_epoch * (self.epochs if self.epochs is not None else 1)
 
 
 @dataclass
@@ -154,6 +107,19 @@ def evaluate(model: nn.Module, split: Split, task: str, batch_size: int = 2000,
     return {"loss": mse, "mse": mse}
 
 
+def precision_context(precision: str, device: torch.device):
+    """A factory of the forward pass's autocast context: bfloat16 autocast for "bf16" (refused,
+    in one sentence, where bfloat16 products would be emulated: several times slower than
+    float32), nothing for "float32"."""
+    if precision == "float32":
+        return nullcontext
+    if not native_bf16(device):
+        raise ConfigError(f"--precision bf16 needs native bfloat16 products, which {device} "
+                          "lacks (no AMX or AVX-512 BF16 on this CPU): they would be emulated, "
+                          "slower than float32; train in float32 here.")
+    return lambda: torch.autocast(device.type, dtype=torch.bfloat16)
+
+
 def test_figures(data: Dataset):
     """`figures(model)`: `evaluate` on data's test split (what TensorBoard's `test/` writer
     shows), or None when the dataset has no test split."""
@@ -197,6 +163,7 @@ def train(model: nn.Module, data: Dataset, cfg: TrainConfig, *, progress: bool =
     match_state_layouts(optimizer)  # a resumed state may be in another layout than the model
     if cfg.cuda_graphs and ranks > 1:
         raise ConfigError(f"--cuda-graphs trains in one process; this run has {ranks} ranks.")
+    autocast = precision_context(cfg.precision, device)
 
     def batch_loss(idx: torch.Tensor) -> torch.Tensor:
         """The loss of the global batch idx on this process: all of it, or this rank's
@@ -208,12 +175,14 @@ def train(model: nn.Module, data: Dataset, cfg: TrainConfig, *, progress: bool =
             x = random_shift(x, cfg.shift)
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        if ranks == 1:
-            loss = loss_fn(task)(net(x), y)
-        else:
-            per_example = 1 if task == "classification" else y[0].numel()
-            loss = loss_fn(task)(net(x), y, reduction="sum") * (
-                ranks / (len(idx) * per_example))
+        with autocast():
+            if ranks == 1:
+                loss = loss_fn(task)(net(x), y)
+            else:
+                per_example = 1 if task == "classification" else y[0].numel()
+                loss = loss_fn(task)(net(x), y, reduction="sum") * (
+                    ranks / (len(idx) * per_example))
+        loss = loss.float()
         return loss + cfg.l2 * l2_penalty(model) if cfg.l2 else loss
 
     graphed = GraphedStep(batch_loss, model, optimizer, device) if cfg.cuda_graphs else None
