@@ -209,3 +209,30 @@ def test_importing_layerwise_does_not_import_scikit_learn():
     code = ("import sys, layerwise, layerwise.rbm, layerwise.train, layerwise.data; "
             "assert 'sklearn' not in sys.modules, 'sklearn imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_small_products_run_on_one_thread_and_the_setting_is_restored(monkeypatch):
+    """scikit-learn's defaults (batch 10, 64 features, 256 components) are products of ~160,000
+    multiply-adds, faster on one CPU thread; fit runs them so and leaves PyTorch's thread count
+    as it found it. Large problems keep it."""
+    import torch
+
+    from layerwise.device import SMALL_PRODUCT, threads_for
+    from layerwise.sklearn import BernoulliRBM
+
+    before = torch.get_num_threads()
+    seen = []
+    with threads_for(SMALL_PRODUCT - 1):
+        seen.append(torch.get_num_threads())
+    with threads_for(SMALL_PRODUCT):
+        seen.append(torch.get_num_threads())
+    assert seen == [1, before] and torch.get_num_threads() == before
+    from layerwise.rbm.train import CDTrainer
+
+    inside = []
+    real = CDTrainer.step
+    monkeypatch.setattr(CDTrainer, "step", lambda self, *a, **k: inside.append(
+        torch.get_num_threads()) or real(self, *a, **k))
+    X = (np.random.default_rng(0).random((40, 64)) < 0.5).astype(np.float64)
+    BernoulliRBM(n_components=256, n_iter=1, random_state=0).fit(X)
+    assert set(inside) == {1} and torch.get_num_threads() == before

@@ -37,7 +37,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError("layerwise.sklearn needs scikit-learn: pip install "
                       "'layerwise[sklearn]'.") from exc
 
-from layerwise.device import resolve_device
+from layerwise.device import resolve_device, threads_for
 from layerwise.rbm.model import DTYPES, MATMUL_PRECISIONS, RBM, RBMConfig
 from layerwise.rbm.train import CDConfig, CDTrainer
 
@@ -108,8 +108,9 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
         slices = list(gen_even_slices(n_batches * self.batch_size, n_batches, n_samples=n))
         begin = time.time()
         for iteration in range(1, self.n_iter + 1):
-            for batch in slices:
-                trainer.step(x[batch], error=False)
+            with self._threads(x.shape[1]):
+                for batch in slices:
+                    trainer.step(x[batch], error=False)
             if self.verbose:
                 self._store(trainer)
                 end = time.time()
@@ -132,9 +133,16 @@ class BernoulliRBM(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstima
             self._validate_params()
             self._init_parameters(self.random_state_, X.shape[1], self._float(X))
         trainer = self._trainer(self.random_state_)
-        trainer.step(_tensor(X, trainer.rbm.W), error=False)
+        with self._threads(X.shape[1], len(X)):
+            trainer.step(_tensor(X, trainer.rbm.W), error=False)
         self._store(trainer)
         return self
+
+    def _threads(self, n_features: int, batch: int | None = None):
+        """One CPU thread for small products (scikit-learn's defaults are tiny), see
+        `layerwise.device.threads_for`."""
+        work = (batch or self.batch_size) * n_features * self.n_components
+        return threads_for(work, resolve_device(self.device))
 
     def _float(self, X) -> np.dtype:
         return np.dtype(self.dtype) if self.dtype is not None else X.dtype
