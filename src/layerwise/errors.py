@@ -16,9 +16,19 @@ class DataError(LayerwiseError):
 
 
 class ConfigError(LayerwiseError, ValueError):
-    """A configuration value or command-line flag is invalid."""
+    """A configuration value or command-line flag is invalid. `field` names the config field
+    at fault ("TrainConfig.lr") where there is one; the CLI says its flag instead."""
 
     exit_code = 2
+
+    def __init__(self, *args, field: str | None = None):
+        super().__init__(*args)
+        self.field = field
+
+
+class ConfigTypeError(ConfigError, TypeError):
+    """A config field holds a value of the wrong type (a float batch size, a dict for a
+    config)."""
 
 
 class Terminated(BaseException):

@@ -1,15 +1,14 @@
 """Where a run reads its data, computes and writes: what supervised and RBM runs share.
 
-`RunConfig` holds the settings that are not part of a recipe (so they are not stored in
-checkpoints): data location, validation hold-out, device, threads, GPU memory cap, the
-distributed timeout, the TensorBoard directory and the checkpoint to resume from.
+`RunConfig` (defined in layerwise.run_config, which imports no torch) holds the settings that
+are not part of a recipe (so they are not stored in checkpoints): data location, validation
+hold-out, device, threads, GPU memory cap, the distributed timeout, the TensorBoard directory
+and the checkpoint to resume from.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -17,36 +16,10 @@ import torch
 
 from layerwise.data.datasets import Dataset, Split, load_dataset
 from layerwise.device import resolve_device
-from layerwise.distributed import DEFAULT_TIMEOUT
 from layerwise.errors import ConfigError
+from layerwise.run_config import RunConfig  # noqa: F401 - its home; re-exported here
 
 DataLike = str | Dataset | torch.Tensor | np.ndarray
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """Where and how a run reads, computes and writes."""
-
-    data_dir: str | None = None  # look here first for dataset files (and download here)
-    offline: bool = False  # never download
-    val_size: int | None = None  # examples held out of training (None: the dataset's default)
-    device: str = "auto"  # auto, cpu, cuda or cuda:N
-    threads: int | None = None  # CPU threads for PyTorch
-    gpu_memory_fraction: float | None = None
-    timeout: float = DEFAULT_TIMEOUT  # seconds a rank waits for the others (distributed runs)
-    logdir: str | None = None  # TensorBoard run directory
-    resume: str | None = None  # continue the run saved here
-
-    def __post_init__(self):
-        if self.gpu_memory_fraction is not None and not 0 < self.gpu_memory_fraction <= 1:
-            raise ConfigError("--gpu-memory-fraction must be in (0, 1].")
-        if self.threads is not None and self.threads < 1:
-            raise ConfigError("--threads must be at least 1.")
-        if self.val_size is not None and self.val_size < 0:
-            raise ConfigError(f"--val-size must be 0 or more, got {self.val_size}.")
-        if not (math.isfinite(self.timeout) and self.timeout > 0):
-            raise ConfigError(f"--timeout must be a positive number of seconds, got "
-                              f"{self.timeout}.")
 
 
 def check_outputs(checkpoint: str | None = None, **directories: str | None) -> None:

@@ -8,7 +8,7 @@ parameters.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 
 import torch
 from torch import nn
@@ -16,64 +16,10 @@ from torch import nn
 from layerwise.device import check_fits
 from layerwise.errors import ConfigError
 from layerwise.nn import cifar
-from layerwise.nn.layers import ACTIVATIONS, Conv2d, Pool2d, activation
+from layerwise.nn.config import DEFAULT_DROPOUT, ModelConfig
+from layerwise.nn.layers import Conv2d, Pool2d, activation
 
-# Models whose description includes dropout: the course's deepnn (0.5 before its last layer)
-# and the report's net3 (0.5 after its dense layers, half that after its pooling layers).
-DEFAULT_DROPOUT = {"deepnn": 0.5, "net3": 0.5}
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """What it takes to rebuild a model: stored in every checkpoint.
-
-    `input_shape` and `num_outputs` may be left None and taken from a dataset with
-    `sized_for`; `dropout` None means the model's own (DEFAULT_DROPOUT, else none)."""
-
-    name: str
-    input_shape: tuple[int, ...] | None = None
-    num_outputs: int | None = None
-    hidden: tuple[int, ...] = (128,)
-    activation: str = "relu"
-    dropout: float | None = None
-    degree: int = 1
-    pool: str = "max"
-    init: tuple[float, ...] = field(default_factory=tuple)  # polynomial: a_0..a_n
-
-    def __post_init__(self):
-        if self.name not in MODELS:
-            raise ConfigError(f"unknown model {self.name!r}; choose one of {', '.join(MODELS)}.")
-        if self.dropout is None:
-            object.__setattr__(self, "dropout", DEFAULT_DROPOUT.get(self.name, 0.0))
-        if self.input_shape is not None:
-            object.__setattr__(self, "input_shape", tuple(self.input_shape))
-        object.__setattr__(self, "hidden", tuple(self.hidden))
-        if any(h < 1 for h in self.hidden):
-            raise ConfigError(f"--hidden sizes must be at least 1, got {self.hidden}.")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}.")
-        if self.activation not in ACTIVATIONS:
-            raise ConfigError(f"unknown activation {self.activation!r}; choose one of "
-                              f"{', '.join(ACTIVATIONS)}.")
-        if self.degree < 0:
-            raise ConfigError(f"polynomial degree must be >= 0, got {self.degree}.")
-
-    def sized_for(self, data) -> ModelConfig:
-        """This config with the input shape and number of outputs of `data` (a Dataset) filled
-        in where they are None."""
-        outputs = data.num_classes if data.task == "classification" else data.train.y.shape[1]
-        return replace(self, input_shape=self.input_shape or data.input_shape,
-                       num_outputs=self.num_outputs or outputs)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> ModelConfig:
-        d = dict(d)
-        for key in ("input_shape", "hidden", "init"):
-            d[key] = tuple(d.get(key, ()))
-        return cls(**d)
+__all__ = ["DEFAULT_DROPOUT", "MODELS", "ModelConfig", "build_model", "freeze_layers"]
 
 
 class Polynomial(nn.Module):

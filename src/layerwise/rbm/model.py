@@ -21,7 +21,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
@@ -30,48 +29,9 @@ from torch import nn
 from layerwise.device import check_fits, native_bf16, tf32_products
 from layerwise.errors import ConfigError
 from layerwise.names import MATMUL_PRECISIONS
+from layerwise.rbm.config import RBMConfig  # noqa: F401 - its home; re-exported here
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
-
-
-@dataclass(frozen=True)
-class RBMConfig:
-    """The architecture of an RBM: stored in every checkpoint."""
-
-    n_visible: int | None = None  # None: one per input value of the training data
-    n_hidden: int = 500
-    visible: str = "binary"  # or "gaussian"
-    learn_sigma: bool = False
-    sigma_bounds: tuple[float, float] = (0.1, 10.0)
-    dtype: str = "float32"
-    init_std: float = 0.01
-
-    def __post_init__(self):
-        if (self.n_visible is not None and self.n_visible < 1) or self.n_hidden < 1:
-            raise ConfigError(f"an RBM needs at least one visible and one hidden unit, got "
-                              f"{self.n_visible} x {self.n_hidden}.")
-        if self.visible not in ("binary", "gaussian"):
-            raise ConfigError(f"--visible must be binary or gaussian, got {self.visible!r}.")
-        if self.learn_sigma and self.visible != "gaussian":
-            raise ConfigError("only Gaussian visible units have a sigma to learn.")
-        lo, hi = self.sigma_bounds
-        if not 0 < lo <= 1 <= hi:
-            raise ConfigError(f"sigma bounds must satisfy 0 < low <= 1 <= high, got {lo}, {hi}.")
-        if self.dtype not in DTYPES:
-            raise ConfigError(f"--dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}.")
-
-    @property
-    def torch_dtype(self) -> torch.dtype:
-        return DTYPES[self.dtype]
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> RBMConfig:
-        d = dict(d)
-        d["sigma_bounds"] = tuple(d.get("sigma_bounds", (0.1, 10.0)))
-        return cls(**d)
 
 
 class RBM(nn.Module):

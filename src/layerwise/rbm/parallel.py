@@ -63,7 +63,6 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass
 
 import torch
 
@@ -71,30 +70,11 @@ from layerwise.distributed import Dist
 from layerwise.errors import ConfigError
 from layerwise.names import PARALLEL_ALGORITHMS
 from layerwise.rbm.blocks import BlockSampler, Held, Partition, momentum_step
+from layerwise.rbm.config import ParallelConfig  # noqa: F401 - its home; re-exported here
 from layerwise.rbm.model import RBM
 from layerwise.rbm.train import CDConfig, diverged
 
 ALGORITHMS = PARALLEL_ALGORITHMS
-
-
-@dataclass(frozen=True)
-class ParallelConfig:
-    """How the RBM is split. `sync_every`: batches between weight synchronisations (model
-    algorithm; the report used every 8,000 images, i.e. 80 batches of 100); 0 never syncs."""
-
-    algorithm: str = "model"
-    sync_every: int = 80
-    rng_blocks: int = 48
-
-    def __post_init__(self):
-        if self.algorithm not in ALGORITHMS:
-            raise ConfigError(f"--parallel must be one of {', '.join(ALGORITHMS)}, got "
-                              f"{self.algorithm!r}.")
-        if self.sync_every < 0 or self.rng_blocks < 1:
-            raise ConfigError("--sync-every must be >= 0 and --rng-blocks >= 1.")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 class ParallelCD(ABC):

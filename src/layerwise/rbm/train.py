@@ -19,13 +19,12 @@ data and blows the learning up.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, replace
 
 import torch
 
-from layerwise.errors import ConfigError, LayerwiseError
-from layerwise.names import BINARY_LR, GAUSSIAN_LR
-from layerwise.rbm.model import RBM, RBMConfig, bernoulli, check_matmul, check_product_precision
+from layerwise.errors import LayerwiseError
+from layerwise.rbm.config import CDConfig  # noqa: F401 - its home; re-exported here
+from layerwise.rbm.model import RBM, RBMConfig, bernoulli, check_product_precision
 
 
 class RBMDivergedError(LayerwiseError):
@@ -39,44 +38,6 @@ def diverged(epoch: int, lr: float, gaussian: bool) -> RBMDivergedError:
              else f"the learning rate {lr} is too high: lower --lr")
     return RBMDivergedError(f"the RBM's weights became NaN/inf in epoch {epoch}; {cause}. "
                             "The last checkpoint written (if any) is unchanged.")
-
-
-@dataclass(frozen=True)
-class CDConfig:
-    """How to train an RBM. `epochs` is the run's total (a resumed run stops there)."""
-
-    cd_k: int = 1
-    persistent: bool = False
-    epochs: int = 10
-    batch_size: int = 100
-    lr: float | None = None  # None: 0.05 for binary visible units, 0.001 for Gaussian ones
-    momentum: float = 0.5
-    weight_decay: float = 1e-4
-    sample_visible: bool = False  # False: mean-field reconstructions (the guide's section 3.2)
-    sigma_lr_scale: float = 0.01
-    matmul: str = "full"  # products' precision: full, tf32 or bf16 (RBM.product_precision)
-    seed: int = 0
-
-    def __post_init__(self):
-        if self.cd_k < 1:
-            raise ConfigError(f"--cd-k must be at least 1, got {self.cd_k}.")
-        if self.epochs < 0 or self.batch_size < 1:
-            raise ConfigError("--epochs must be >= 0 and --batch-size >= 1.")
-        if (self.lr is not None and not self.lr > 0) or not 0 <= self.momentum < 1 \
-                or not self.weight_decay >= 0:
-            raise ConfigError("--lr must be positive, --momentum in [0, 1) and "
-                              "--weight-decay non-negative.")
-        check_matmul(self.matmul)
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def resolved(self, gaussian: bool) -> CDConfig:
-        """This config with the learning rate's default for the visible units filled in:
-        Gaussian units diverge at rates binary units tolerate."""
-        if self.lr is not None:
-            return self
-        return replace(self, lr=GAUSSIAN_LR if gaussian else BINARY_LR)
 
 
 class CDTrainer:

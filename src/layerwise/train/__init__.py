@@ -1,8 +1,26 @@
-"""Optimisers, the supervised training loop, and the run around it (`fit`)."""
+"""Optimisers, the supervised training loop, and the run around it (`fit`).
 
-from layerwise.train.run import FitResult, evaluate_checkpoint, fit, learning_curve
-from layerwise.train.saving import load_model, save_model
-from layerwise.train.trainer import TrainConfig, evaluate, train
+The names below are imported on first use, so `layerwise.train.config` (TrainConfig) can be
+imported without PyTorch (the command line builds its flags from it before it needs torch).
+"""
 
-__all__ = ["FitResult", "TrainConfig", "evaluate", "evaluate_checkpoint", "fit",
-           "learning_curve", "load_model", "save_model", "train"]
+from importlib import import_module
+
+_EXPORTS = {
+    "FitResult": "run", "evaluate_checkpoint": "run", "fit": "run", "learning_curve": "run",
+    "load_model": "saving", "save_model": "saving",
+    "TrainConfig": "config", "evaluate": "trainer", "train": "trainer",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'layerwise.train' has no attribute {name!r}")
+    value = getattr(import_module(f"layerwise.train.{_EXPORTS[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(__all__)
