@@ -15,6 +15,14 @@ class DataError(LayerwiseError):
     """A dataset file is missing, malformed, corrupt or cannot be written."""
 
 
+class DataValueError(DataError, ValueError):
+    """Data passed in Python has the wrong values or shape: ragged, NaN, mismatched lengths."""
+
+
+class DataTypeError(DataError, TypeError):
+    """Data passed in Python is of a kind or dtype layerwise cannot use (objects, strings)."""
+
+
 class ConfigError(LayerwiseError, ValueError):
     """A configuration value or command-line flag is invalid. `field` names the config field
     at fault ("TrainConfig.lr") where there is one; the CLI says its flag instead."""
