@@ -22,22 +22,42 @@ def read_csv(path: Path) -> list[dict]:
         return [{k: float(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
 
 
+DECADES = 50.0  # a positive series whose max / min exceeds this is drawn on a log axis
+
+
+def spans_decades(values: list) -> bool:
+    """Whether positive `values` span enough orders of magnitude to need a log axis."""
+    finite = [v for v in values if v is not None and v == v]
+    return bool(finite) and min(finite) > 0 and max(finite) / min(finite) > DECADES
+
+
 def plot(path: Path, x: str, series: dict[str, list], xs: list, title: str, ylabel: str,
          log_x: bool = False, right: dict[str, list] | None = None,
-         right_label: str = "") -> Path:
-    """Lines of `series` against xs (and of `right` on a second y axis), titled, to a PNG."""
+         right_label: str = "", x_from_zero: bool = False) -> Path:
+    """Lines of `series` against xs (and of `right` on a second y axis), titled, to a PNG.
+
+    Every line has markers, so a run of one evaluation still shows its point; a y axis whose
+    values span decades (a loss going to 1e-11) is logarithmic and says so; the legend sits
+    below the axes, where it covers no point. `x_from_zero`: the x axis runs from 0 to the
+    last x (a step axis that shows how far the run went)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(7, 4.8), layout="constrained")
     for label, ys in series.items():
         ax.plot(xs, ys, marker="o", label=label)
     if log_x:
         ax.set_xscale("log")
+    elif x_from_zero and xs:
+        ax.set_xlim(0, max(xs) * 1.05 or 1)
+    if xs and all(isinstance(v, int) for v in xs):  # epochs, steps: no tick at 1.5
+        from matplotlib.ticker import MaxNLocator
+
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(x)
-    ax.set_ylabel(ylabel)
+    ax.set_ylabel(_log_if_decades(ax, ylabel, [v for ys in series.values() for v in ys]))
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
@@ -45,12 +65,20 @@ def plot(path: Path, x: str, series: dict[str, list], xs: list, title: str, ylab
         twin = ax.twinx()
         for label, ys in right.items():
             twin.plot(xs, ys, marker="s", linestyle="--", color="tab:green", label=label)
-        twin.set_ylabel(right_label)
+        twin.set_ylabel(_log_if_decades(twin, right_label,
+                                        [v for ys in right.values() for v in ys]))
         more = twin.get_legend_handles_labels()
         handles, labels = handles + more[0], labels + more[1]
-    ax.legend(handles, labels, loc="best")
-    fig.tight_layout()
+    fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 3),
+               fontsize=8, frameon=False)
     with atomic_output(path) as f:
         fig.savefig(f, format="png", dpi=100)
     plt.close(fig)
     return path
+
+
+def _log_if_decades(ax, label: str, values: list) -> str:
+    if not spans_decades(values):
+        return label
+    ax.set_yscale("log")
+    return f"{label} (log scale)"

@@ -99,11 +99,34 @@ def gibbs_samples(rbm, n: int, steps: int, generator: torch.Generator,
     return rbm.gibbs(start[:n], steps, generator)
 
 
-def sample_grid(samples: torch.Tensor, prep) -> torch.Tensor:
+def gibbs_chains(rbm, start: torch.Tensor, at: list[int], generator: torch.Generator
+                 ) -> torch.Tensor:
+    """Frames (C, T, V) of C Gibbs chains v -> h -> v run from `start` (C, V): for each step
+    count t in `at` (increasing), E[v | h_t], what the chain shows after t steps (t = 0: the
+    start itself). Between frames the chains go on with sampled v, as `RBM.gibbs` does."""
+    assert list(at) == sorted(at) and at[0] >= 0, "step counts must increase from 0"
+    v, frames, t = start, [], 0
+    for stop in at:
+        while t < stop:
+            _, h = rbm.sample_hidden(v, generator)
+            mean = rbm.mean_visible(h)
+            v = rbm.sample_visible(h, generator)
+            t += 1
+        frames.append(start if stop == 0 else mean)
+    return torch.stack(frames, 1)  # (C, T, V)
+
+
+def chain_grid(frames: torch.Tensor, prep) -> torch.Tensor:
+    """Frames (C, T, V) as one grid: a row per chain, a column per step count."""
+    C, T, V = frames.shape
+    return sample_grid(frames.reshape(C * T, V), prep, columns=T)
+
+
+def sample_grid(samples: torch.Tensor, prep, columns: int | None = None) -> torch.Tensor:
     """Samples shown as one image grid: Gaussian ones mapped back to pixel values first."""
     if prep.visible == "gaussian":
         samples = (samples * prep.std.to(samples) + prep.mean.to(samples)).clamp(0, 1)
-    grid = tile(samples, scale_each=False)
+    grid = tile(samples, columns, scale_each=False)
     if grid is None:
         raise ConfigError(f"{samples.shape[1]} visible units are not a square image, so the "
                           "samples cannot be drawn as one.")

@@ -28,6 +28,23 @@ def epoch_measures(rbm: RBM, train_sample: torch.Tensor, held_out: torch.Tensor 
     return figures
 
 
+def write_epoch_curves(history: list[dict], out_dir: str | Path, title: str) -> list[Path]:
+    """curves.csv (every epoch's row) and curves.png: reconstruction error per epoch, with the
+    pseudo-likelihood (binary units) on a second axis; `title` names the model and data."""
+    from layerwise.plots import plot, write_csv
+
+    out = Path(out_dir)
+    epochs = [r["epoch"] for r in history]
+    right = {"log pseudo-likelihood per unit (training sample)":
+             [r["pseudo_likelihood"] for r in history]} \
+        if history and "pseudo_likelihood" in history[0] else None
+    return [write_csv(out / "curves.csv", history),
+            plot(out / "curves.png", "epoch", {"reconstruction error (training batches)":
+                                               [r["recon_error"] for r in history]},
+                 epochs, title, "mean squared error per visible unit", right=right,
+                 right_label="log pseudo-likelihood per unit (nats)", x_from_zero=True)]
+
+
 class RBMMonitor:
     def __init__(self, logdir: str | Path):
         from torch.utils.tensorboard import SummaryWriter

@@ -26,7 +26,7 @@ from layerwise.rbm.images import filter_grid, filters_title, save_png
 from layerwise.rbm.loop import EpochRecord, Trainer, run_epochs
 from layerwise.rbm.measures import reconstruction_error
 from layerwise.rbm.model import RBM, RBMConfig, check_native_products
-from layerwise.rbm.monitor import RBMMonitor, epoch_measures
+from layerwise.rbm.monitor import RBMMonitor, epoch_measures, write_epoch_curves
 from layerwise.rbm.parallel import ParallelCD, ParallelConfig
 from layerwise.rbm.train import CDConfig, CDTrainer
 from layerwise.resume import CD_MAY_CHANGE, reconcile, with_changes
@@ -328,13 +328,23 @@ def _parallel_figures(trainer: ParallelCD, records: list[EpochRecord], examples:
 
 def _finish(result: RBMResult, data: Dataset, images: str | None, eval_features: bool,
             progress: bool) -> None:
-    """The end-of-run extras: the filter grid and the feature comparison."""
+    """The end-of-run extras: the filter grid, the per-epoch curves (their paths go to
+    details["wrote"]) and the feature comparison."""
     if images:
+        wrote = []
         grid = filter_grid(result.rbm.W)
         if grid is not None:
             result.details["filters_png"] = str(save_png(
                 grid, Path(images) / "filters.png",
                 filters_title(result.rbm.W, f"RBM on {data.name},")))
+            wrote.append(result.details["filters_png"])
+        if result.history:
+            cfg = result.rbm.cfg
+            wrote += [str(path) for path in write_epoch_curves(
+                result.history, images, f"RBM {cfg.n_visible}x{cfg.n_hidden} {cfg.visible} on "
+                f"{data.name}: reconstruction error"
+                + (" and pseudo-likelihood" if not result.rbm.gaussian else "") + " per epoch")]
+        result.details["wrote"] = wrote
     if eval_features:
         if data.task != "classification":
             raise ConfigError(f"--eval-features needs labelled data; {data.name} has none.")

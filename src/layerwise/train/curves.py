@@ -30,8 +30,9 @@ def write_run_curves(rows: list[dict], out_dir: str | Path, title: str = "",
     right = {"validation accuracy": [r["val_accuracy"] for r in rows]} \
         if rows and "val_accuracy" in rows[0] else None
     return [write_csv(out / f"{name}.csv", rows),
-            plot(out / f"{name}.png", "step", series, steps, title or "learning curves", "loss",
-                 right=right, right_label="accuracy")]
+            plot(out / f"{name}.png", "training step", series, steps,
+                 title or "learning curves", "loss", right=right,
+                 right_label="validation accuracy", x_from_zero=True)]
 
 
 def recipe_text(cfg: TrainConfig) -> str:
