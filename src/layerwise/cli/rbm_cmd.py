@@ -194,6 +194,7 @@ def cmd_train(args) -> int:
         if figures["sync_drift"]:
             lines.append(f"weight synchronisations: {len(figures['sync_drift'])}, largest "
                          f"drift removed {max(figures['sync_drift']):.3g}")
+    lines += [f"wrote {path}" for path in figures.get("wrote", [])]
     emit(lines, figures, args.json)
     return 0
 
