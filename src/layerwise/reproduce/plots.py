@@ -68,8 +68,8 @@ def hardware(course: tuple, seconds: float, here: str, out: Path) -> Path:
                 va="center", fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("seconds for the 20,000-step deepnn recipe (log scale)")
-    ax.set_title("The course's hardware table for Lab 7 (deepnn, Adam 1e-4, 20,000 steps of "
-                 "50),\nevery row, with this machine", fontsize=10)
+    fig.suptitle("The course's hardware table for Lab 7 (deepnn, Adam 1e-4, 20,000 steps of "
+                 "50),\nevery row, with this machine", fontsize=10)  # centred over the names too
     return save(fig, out / "hardware.png", tight=False)
 
 
