@@ -435,5 +435,5 @@ def test_bf16_precision_trains_in_autocast_or_is_refused_where_emulated(monkeypa
     train(net, data, cfg, progress=False)
     assert seen and all(seen)
     assert all(p.dtype == torch.float32 for p in net.parameters())
-    with pytest.raises(ConfigError, match="--precision must be one of float32, bf16"):
+    with pytest.raises(ConfigError, match=r"TrainConfig\.precision must be one of float32, bf16"):
         TrainConfig(precision="fp16")

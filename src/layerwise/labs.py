@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -17,26 +16,11 @@ import torch
 from layerwise.checkpoint import load_checkpoint, load_state_checked, save_checkpoint
 from layerwise.data.datasets import Dataset, Split, load_dataset
 from layerwise.device import describe, resolve_device
-from layerwise.errors import ConfigError
+from layerwise.lab_options import LabOptions  # noqa: F401 - its home; re-exported here
 from layerwise.nn.models import ModelConfig, build_model, freeze_layers
 from layerwise.runtime import RunConfig, as_dataset
 from layerwise.train.run import FitResult, fit
 from layerwise.train.trainer import TrainConfig, evaluate, train
-
-
-@dataclass(frozen=True)
-class LabOptions:
-    dataset: str | None = None
-    steps: int | None = None
-    device: str = "auto"
-    logdir: str | None = None
-    seed: int = 0
-    progress: bool = True
-    seeds: int = 1  # labs 6 and 7: repeat the recipe from seeds seed .. seed + seeds - 1
-
-    def __post_init__(self):
-        if self.seeds < 1:
-            raise ConfigError(f"--seeds must be at least 1, got {self.seeds}.")
 
 
 def lab1(opts: LabOptions):
@@ -97,7 +81,7 @@ def lab5(opts: LabOptions):
     """A linear regressor trained on the Lab 4 points and evaluated on separate points."""
     cfg = TrainConfig(optimizer="sgd", lr=0.05, batch_size=4, steps=opts.steps or 1000,
                       eval_every=100, seed=opts.seed)
-    run = RunConfig(device="cpu", logdir=opts.logdir)
+    run = RunConfig(device=opts.device, logdir=opts.logdir)
     figures = fit(ModelConfig("polynomial", degree=1), "lab4", cfg, run,
                   progress=opts.progress).to_dict()
     train_loss = figures["history"][-1]["train_loss"]

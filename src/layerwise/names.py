@@ -1,9 +1,10 @@
-"""The names and defaults the command line offers before it imports PyTorch.
+"""The names that both a config and the modules implementing them need, without PyTorch.
 
-Argument parsing needs the choices (models, activations, optimisers, precisions...) and a few
-defaults; importing the modules that define them would import torch, which takes seconds, so
-`layerwise --help` and a mistyped flag would wait for it. The library modules take these
-values from here, so each is written once (tests check the two agree).
+The configs (train/config.py, nn/config.py, rbm/config.py, run_config.py) are torch-free so
+that the parser can build its flags from them before it imports torch; their choices
+(models, activations, optimisers, precisions...) are implemented by modules that do import
+torch. Both take the tuples from here, so each is written once (tests check the two agree).
+A setting's default lives in its config field (layerwise.settings), not here.
 """
 
 MODELS = ("polynomial", "softmax", "mlp", "deepnn", "cifar-keras", "net1", "net2", "net3")
@@ -18,6 +19,5 @@ MATMUL_PRECISIONS = ("full", "tf32", "bf16")
 # Supervised training: float32 throughout, or the forward pass under bfloat16 autocast.
 TRAIN_PRECISIONS = ("float32", "bf16")
 PARALLEL_ALGORITHMS = ("model", "data", "visible")
-BINARY_LR, GAUSSIAN_LR = 0.05, 1e-3  # CD learning rates by visible unit type
 
 DEFAULT_TIMEOUT = 60.0  # seconds a rank waits for the others before it stops

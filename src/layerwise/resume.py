@@ -11,21 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from layerwise.errors import ConfigError
+from layerwise.settings import flag_of
 
 # Supervised runs: TrainConfig fields that may differ from the checkpoint's.
 TRAIN_MAY_CHANGE = ("steps", "epochs", "lr", "l2", "eval_every", "patience", "eval_batch_size",
                     "cuda_graphs", "precision")
 # RBM runs: CDConfig fields that may differ (the products' precision is how steps run).
 CD_MAY_CHANGE = ("epochs", "lr", "momentum", "weight_decay", "matmul")
-
-# Fields whose command-line flag is not "--" + the field's name with dashes.
-FLAGS = {"name": "the model", "persistent": "--pcd", "n_hidden": "--hidden",
-         "n_visible": "the number of visible units", "weight_decay": "--l2",
-         "algorithm": "--parallel", "rng_blocks": "--rng-blocks", "binarize": "--binarize"}
-
-
-def flag(field: str) -> str:
-    return FLAGS.get(field, "--" + field.replace("_", "-"))
 
 
 def _show(value: Any) -> str:
@@ -45,10 +37,11 @@ def reconcile(path: str, pairs: Iterable[tuple[Any, Any]], may_change: Iterable[
             new, old = getattr(wanted, f.name), getattr(stored, f.name)
             if new is None or _same(new, old):
                 continue
+            name = flag_of(type(stored), f.name)  # the flag a user gives to ask for it
             if f.name in allowed:
-                changes.append(f"{flag(f.name)} {_show(old)} -> {_show(new)}")
+                changes.append(f"{name} {_show(old)} -> {_show(new)}")
             else:
-                fixed.append(f"{flag(f.name)} {_show(old)} (asked: {_show(new)})")
+                fixed.append(f"{name} {_show(old)} (asked: {_show(new)})")
     if fixed:
         raise ConfigError(f"{path} was trained with {'; '.join(fixed)}, and a resumed run "
                           "cannot change that: drop those flags (the checkpoint's recipe is "

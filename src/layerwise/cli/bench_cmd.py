@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from layerwise.cli.common import add_json, add_seed, emit, show_progress
+from layerwise.cli.bench_report import cpu_summary, record_environment
+from layerwise.cli.common import add_json, add_seed, emit, run_config, show_progress
+from layerwise.cli.flags import add_setting
+from layerwise.run_config import RunConfig
 
 SUITES = ("lab7", "rbm", "ddp", "rbm-parallel", "links")
 
@@ -15,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Run a benchmark suite: a table on stdout, JSON (with "
                        "hardware, versions and code revision) and a PNG plot in --out.")
     p.add_argument("suite", choices=SUITES)
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    add_setting(p, RunConfig, "device")
     p.add_argument("--out", default="bench-results", help="directory for JSON and PNG")
     p.add_argument("--dataset", help="lab7: mnist-10k (default); rbm: fashion-mnist (default)")
     p.add_argument("--steps", type=int,
@@ -50,28 +53,11 @@ def cmd_bench(args) -> int:
             "links": bench_scaling_cmd.cmd_links}[args.suite](args)
 
 
-def record_environment(report: dict, suite: str, args, device=None) -> tuple[dict, Path]:
-    """Record the environment of `device` (the CPU by default) in the report and write its
-    JSON to --out; returns the environment and the JSON's path."""
-    import torch
-
-    from layerwise.bench import harness
-
-    env = report["environment"] = harness.environment(device or torch.device("cpu"))
-    return env, harness.write_report(Path(args.out), suite, report)
-
-
-def cpu_summary(report: dict) -> str:
-    from layerwise.bench import harness
-
-    return harness.cpu_line(report["environment"])
-
-
 def cmd_rbm(args) -> int:
     from layerwise.bench import harness, rbm
     from layerwise.device import resolve_device
 
-    device = resolve_device(args.device)
+    device = resolve_device(run_config(args).device)
     dataset = args.dataset or "fashion-mnist"
     report = rbm.run(dataset, device, args.seed, progress=show_progress(args))
     env, json_path = record_environment(report, "rbm", args, device)
@@ -128,7 +114,7 @@ def cmd_lab7(args) -> int:
     from layerwise.bench import harness, lab7
     from layerwise.device import resolve_device
 
-    device = resolve_device(args.device)
+    device = resolve_device(run_config(args).device)
     args.dataset = args.dataset or "mnist-10k"
     steps = args.steps or (20000 if device.type == "cuda" else 500)
     report = lab7.run(args.dataset, steps, device, args.seed, progress=show_progress(args))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from layerwise.cli.bench_cmd import cpu_summary, record_environment
+from layerwise.cli.bench_report import cpu_summary, record_environment
 from layerwise.cli.common import emit, show_progress
 from layerwise.errors import ConfigError
 

@@ -6,8 +6,13 @@ import argparse
 import json
 import math
 
-from layerwise.errors import ConfigError
-from layerwise.names import DEFAULT_TIMEOUT
+from layerwise.cli.flags import (
+    add_settings,
+    config_from,
+    shown_default,
+    whole_numbers,  # noqa: F401 - the commands take it from here
+)
+from layerwise.run_config import RunConfig
 
 
 def add_json(parser: argparse.ArgumentParser) -> None:
@@ -28,14 +33,17 @@ def add_alias(parser, old: str, dest: str, **kwargs) -> None:
     parser.add_argument(old, dest=dest, help=argparse.SUPPRESS, **kwargs)
 
 
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Every flag's help ends with its default, unless the help already states it."""
+class HelpFormatter(argparse.HelpFormatter):
+    """Every flag's help ends with its default (its config field's, for a flag built from one:
+    the parser's own is SUPPRESS), unless the help already states it or there is none."""
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if "default" in text or action.default in (None, False, argparse.SUPPRESS):
+        default = shown_default(action)
+        if "default" in text or default is None or default is False \
+                or default is argparse.SUPPRESS or not action.option_strings:
             return text
-        return super()._get_help_string(action)
+        return f"{text} (default: {str(default).replace('%', '%%')})"
 
 
 def show_progress(args) -> bool:
@@ -43,54 +51,31 @@ def show_progress(args) -> bool:
     return not getattr(args, "quiet", False)
 
 
+DATASET = "mnist-10k"  # what --dataset names when it is not given
+
+
+def add_dataset(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--dataset", default=DATASET, help=help)
+
+
+def add_data(parser: argparse.ArgumentParser) -> None:
+    """--dataset, where its files are, and the device: what every RBM command reads with."""
+    add_dataset(parser, "dataset name, NAME:options, or a directory of IDX files")
+    add_data_source(parser)
+    add_device(parser)
+
+
 def add_data_source(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data-dir", metavar="DIR",
-                        help="look here first for dataset files (and download here)")
-    parser.add_argument("--offline", action="store_true",
-                        help="never download; fail with a message if the files are not found")
+    add_settings(parser, RunConfig, "data_dir", "offline")
 
 
-def add_device(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
-    p.add_argument("--threads", type=int, help="CPU threads for PyTorch")
-    p.add_argument("--gpu-memory-fraction", type=float, metavar="F",
-                   help="cap this process's share of the GPU's memory (0 < F <= 1)")
-    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT, metavar="SECONDS",
-                   help="under torchrun: how long a rank waits for the others before it stops "
-                        f"with an error (default {DEFAULT_TIMEOUT:g})")
+def add_device(parser: argparse.ArgumentParser) -> None:
+    add_settings(parser, RunConfig, "device", "threads", "gpu_memory_fraction", "timeout")
 
 
-GIVEN = "_given_flags"
-
-
-def whole_numbers(text: str, flag: str) -> list[int]:
-    """The comma-separated whole numbers of a flag's value (empty items ignored), or a
-    ConfigError naming the flag."""
-    try:
-        return [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        raise ConfigError(f"{flag} {text!r} is not a list of whole numbers.") from None
-
-
-def given(args) -> set[str]:
-    """The destinations of the flags given on the command line (not left at their default)."""
-    return set(getattr(args, GIVEN, None) or ())
-
-
-def given_fields(args, config, flags: dict[str, str]) -> dict:
-    """{field: value in `config`} for each flag given on the command line, `flags` mapping
-    each flag's destination to the config field it sets."""
-    chosen = given(args)
-    return {field: getattr(config, field) for dest, field in flags.items() if dest in chosen}
-
-
-def run_config(args, **fields):
-    """The RunConfig of the data and device flags (and of `fields`, e.g. logdir and resume)."""
-    from layerwise.runtime import RunConfig
-
-    return RunConfig(data_dir=args.data_dir, offline=args.offline, device=args.device,
-                     threads=args.threads, gpu_memory_fraction=args.gpu_memory_fraction,
-                     timeout=args.timeout, **fields)
+def run_config(args, **fields) -> RunConfig:
+    """The RunConfig of the flags given (and of `fields`)."""
+    return config_from(args, RunConfig, **fields)
 
 
 def _clean(value):

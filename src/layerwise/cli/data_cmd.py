@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from layerwise.cli.common import add_data_source, add_json, emit, show_progress
+from layerwise.cli.common import add_data_source, add_json, emit, run_config, show_progress
 from layerwise.data.catalog import CATALOG
 
 
@@ -71,7 +71,8 @@ def cmd_list(args) -> int:
 def cmd_path(args) -> int:
     from layerwise.data.resolve import locate
 
-    loc = locate(args.name, data_dir=args.data_dir, offline=args.offline)
+    run = run_config(args)
+    loc = locate(args.name, data_dir=run.data_dir, offline=run.offline)
     if loc.directory is None:
         emit([f"{args.name} is synthetic: it is generated in memory and has no files."],
              {"dataset": args.name, "path": None, "source": loc.source}, args.json)
@@ -84,7 +85,8 @@ def cmd_path(args) -> int:
 def cmd_verify(args) -> int:
     from layerwise.data.resolve import locate, read_location, search_dirs
 
-    loc = locate(args.name, data_dir=args.data_dir, offline=True)
+    run = run_config(args)
+    loc = locate(args.name, data_dir=run.data_dir, offline=True)
     if loc.directory is None:
         emit([f"{args.name} is synthetic: nothing to verify."],
              {"dataset": args.name, "ok": True, "files": {}}, args.json)
@@ -93,7 +95,7 @@ def cmd_verify(args) -> int:
     lines = [f"{loc.spec.name} at {loc.directory} ({loc.source})"]
     lines += [f"  ok  {name}: {method}" for name, method in methods.items()]
     lines.append(f"  train {len(arrays['train_x'])}, test {len(arrays['test_x'])} examples")
-    looked = [str(d) for d, _ in search_dirs(loc.spec, args.data_dir)] \
+    looked = [str(d) for d, _ in search_dirs(loc.spec, run.data_dir)] \
         if loc.source != "path" else [str(loc.directory)]
     emit(lines, {"dataset": loc.spec.name, "path": str(loc.directory), "ok": True,
                  "files": methods, "train": len(arrays["train_x"]),
@@ -119,7 +121,8 @@ def cmd_show(args) -> int:
     from layerwise.data.datasets import load_dataset
     from layerwise.data.show import save_examples
 
-    data = load_dataset(args.name, data_dir=args.data_dir, offline=args.offline, val_size=0,
+    run = run_config(args)
+    data = load_dataset(args.name, data_dir=run.data_dir, offline=run.offline, val_size=0,
                         progress=show_progress(args))
     out = args.out or f"{Path(args.name.rstrip('/')).name.split('.')[0] or 'dataset'}.png"
     path = save_examples(data, out, args.per_class)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from layerwise.cli.common import add_json, add_seed, emit, show_progress
+from layerwise.cli.common import add_json, emit, run_config, show_progress
+from layerwise.cli.flags import add_setting, add_settings, config_from
+from layerwise.lab_options import LabOptions
+from layerwise.run_config import RunConfig
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -13,26 +16,20 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "descent to W=-1, b=1, 5 train/eval loss, 6 softmax, 7 deepnn, "
                        "8 device placement, 9 save/restore and transfer.")
     p.add_argument("number", type=int, choices=range(1, 10), metavar="N", help="lab 1-9")
-    p.add_argument("--dataset", help="dataset for labs 6, 7 and 9 (default mnist-10k)")
-    p.add_argument("--steps", type=int, help="override the lab's step count")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--logdir", help="TensorBoard run directory (labs 5-7)")
-    p.add_argument("--seeds", type=int, default=1, metavar="N",
-                   help="labs 6 and 7: run the recipe from N consecutive seeds, starting at "
-                        "--seed, and report the mean and standard deviation (default 1)")
-    add_seed(p)
+    add_settings(p, LabOptions, "dataset", "steps")
+    add_setting(p, RunConfig, "device")  # passed on as LabOptions.device: one --device
+    add_settings(p, LabOptions, "logdir", "seeds", "seed")
     add_json(p)
     p.set_defaults(func=cmd_lab)
 
 
 def cmd_lab(args) -> int:
-    from layerwise.labs import LABS, RECIPES, LabOptions, beside_the_course
+    from layerwise.labs import LABS, RECIPES, beside_the_course
 
-    opts = LabOptions(dataset=args.dataset, steps=args.steps, device=args.device,
-                      logdir=args.logdir, seed=args.seed, progress=show_progress(args),
-                      seeds=args.seeds)
+    opts = config_from(args, LabOptions, device=run_config(args).device,
+                       progress=show_progress(args))
     print(f"Lab {args.number}: {RECIPES[args.number]}"
-          + (f" (--steps {args.steps})" if args.steps else ""), flush=True)
+          + (f" (--steps {opts.steps})" if opts.steps else ""), flush=True)
     lines, figures = LABS[args.number](opts)
     course = beside_the_course(args.number, figures)
     if course:

@@ -7,6 +7,7 @@ import os
 import socket
 import sys
 
+from layerwise.cli.commands import NAMES
 from layerwise.errors import ConfigError
 
 
@@ -43,11 +44,9 @@ def torchrun_argv(args) -> list[str]:
     if not command:
         raise ConfigError("give the layerwise command to run after --, e.g. "
                           "`layerwise launch --nproc-per-node 2 -- train mlp`.")
-    from layerwise.cli.main import COMMANDS_BY_NAME
-
-    if command[0] not in COMMANDS_BY_NAME or command[0] == "launch":
+    if command[0] not in NAMES or command[0] == "launch":
         raise ConfigError(f"{command[0]!r} is not a layerwise command launch can run; give one "
-                          f"of {', '.join(n for n in COMMANDS_BY_NAME if n != 'launch')}.")
+                          f"of {', '.join(n for n in NAMES if n != 'launch')}.")
     if args.nproc_per_node < 1 or args.nnodes < 1:
         raise ConfigError("--nproc-per-node and --nnodes must be at least 1.")
     argv = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node",

@@ -19,7 +19,9 @@ from layerwise.cli import (
     reproduce_cmd,
     train_cmd,
 )
-from layerwise.cli.common import GIVEN, HelpFormatter
+from layerwise.cli.commands import NAMES
+from layerwise.cli.common import HelpFormatter
+from layerwise.cli.flags import flags_of, record_settings, say_flags
 from layerwise.errors import LayerwiseError, Terminated
 from layerwise.progress import send_to_stderr
 
@@ -27,8 +29,7 @@ COMMANDS = (quickstart, train_cmd, lab_cmd, rbm_cmd, dbn_cmd, launch_cmd, bench_
             reproduce_cmd)
 
 
-COMMANDS_BY_NAME = ("quickstart", "train", "curve", "eval", "lab", "rbm", "dbn", "launch",
-                    "bench", "data", "reproduce")
+COMMANDS_BY_NAME = NAMES
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,40 +46,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _with_defaults(parser: argparse.ArgumentParser) -> None:
-    """Every (sub)command's help shows each flag's default, and each flag given on the command
-    line is recorded (`common.given`), so that a resumed run can tell a flag asked for from a
-    default."""
+    """Every (sub)command's help shows each flag's default (a config field's default for a
+    flag built from one: cli/flags.py)."""
     parser.formatter_class = HelpFormatter
+    record_settings(parser)
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for child in action.choices.values():
                 _with_defaults(child)
-        elif not isinstance(action, (argparse._HelpAction, argparse._VersionAction)):
-            action.__class__ = _recording(type(action))
-
-
-_RECORDING: dict[type, type] = {}
-
-
-def _recording(cls: type) -> type:
-    """`cls` whose call also adds its destination to the namespace's set of given flags."""
-    if cls in _RECORDING or cls in _RECORDING.values():
-        return _RECORDING.get(cls, cls)
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        given = getattr(namespace, GIVEN, None)
-        if given is None:
-            given = set()
-            setattr(namespace, GIVEN, given)
-        given.add(self.dest)
-        cls.__call__(self, parser, namespace, values, option_string)
-
-    _RECORDING[cls] = type(cls.__name__, (cls,), {"__call__": __call__})
-    return _RECORDING[cls]
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     # Under --json standard output ends with the result's JSON line; progress goes to stderr.
     send_to_stderr(getattr(args, "json", False))
     # SIGINT, SIGTERM and SIGHUP unwind like exceptions: partial files removed, one line,
@@ -87,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except LayerwiseError as exc:
-        print(f"layerwise: error: {exc}", file=sys.stderr)
+        # The one place field names become flags: "TrainConfig.lr" is said "--lr" here.
+        print(f"layerwise: error: {say_flags(str(exc), flags_of(parser))}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:  # `layerwise ... | head`: the reader left before the output ended
         # Python would flush stdout again at exit and fail again: point it at nothing.

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 
-from layerwise.cli.common import add_json, add_seed, emit, show_progress
+from layerwise.cli.common import add_json, add_seed, emit, run_config, show_progress
+from layerwise.cli.flags import add_setting
 from layerwise.errors import ConfigError
+from layerwise.run_config import RunConfig
 
 DATASET = "mnist-10k"
 
@@ -16,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Train the course's softmax regression (Lab 6) and its CNN deepnn (Lab 7) "
                     "on mnist-10k, the 10,000 real MNIST digits shipped with layerwise, and "
                     "print test accuracy and time for each.")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N (default auto)")
+    add_setting(p, RunConfig, "device")
     p.add_argument("--deepnn-steps", type=int, default=1000, metavar="N",
                    help="deepnn training steps of 50 (default 1000; 0 skips deepnn)")
     add_seed(p)
@@ -28,13 +30,13 @@ def run(args) -> int:
     from layerwise.data.datasets import load_dataset
     from layerwise.device import describe, resolve_device
     from layerwise.nn.models import ModelConfig
-    from layerwise.runtime import RunConfig
     from layerwise.train.run import fit
     from layerwise.train.trainer import TrainConfig
 
     if args.deepnn_steps < 0:
         raise ConfigError("--deepnn-steps must be 0 or more.")
-    device = resolve_device(args.device)
+    run = run_config(args)
+    device = resolve_device(run.device)
     data = load_dataset(DATASET, seed=args.seed, device=device)
     recipes = {
         # The course's Lab 6 recipe: gradient descent, learning rate 0.5, 1000 steps of 100.
@@ -57,7 +59,7 @@ def run(args) -> int:
     for name, (cfg, recipe, course) in recipes.items():
         if show_progress(args):
             print(f"{name}: {recipe}", flush=True)
-        result = fit(ModelConfig(name), data, cfg, RunConfig(device=args.device),
+        result = fit(ModelConfig(name), data, cfg, run,
                      progress=show_progress(args))
         r = models[name] = {"test_accuracy": result.test_accuracy,
                             "test_loss": result.test_loss, "steps": result.steps,

@@ -7,25 +7,19 @@ import argparse
 from layerwise.cli import rbm_projection_cmd, rbm_tools_cmd
 from layerwise.cli.common import (
     add_alias,
-    add_data_source,
-    add_device,
+    add_data,
     add_json,
-    add_seed,
     emit,
-    given,
-    given_fields,
     run_config,
     show_progress,
     whole_numbers,
 )
+from layerwise.cli.flags import add_setting, add_settings, config_from, given
 from layerwise.errors import ConfigError
-from layerwise.names import (
-    BINARY_LR,
-    GAUSSIAN_LR,
-    MATMUL_PRECISIONS,
-    PARALLEL_ALGORITHMS,
-    RBM_DTYPES,
-)
+from layerwise.rbm.comm import Problem
+from layerwise.rbm.config import BINARY_LR, CDConfig, ParallelConfig, RBMConfig
+from layerwise.run_config import RunConfig
+from layerwise.settings import fields_of
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -36,20 +30,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     t = cmds.add_parser("train", help="train an RBM by CD-k or PCD",
                         description="Train an RBM on a dataset's training images.")
     add_data(t)
-    t.add_argument("--visible", choices=("binary", "gaussian"), default="binary",
-                   help="visible units: binary (data in [0, 1]) or gaussian (standardised)")
-    t.add_argument("--hidden", type=int, default=500, help="hidden units (default 500)")
-    t.add_argument("--learn-sigma", action="store_true",
-                   help="Gaussian units: learn each unit's sigma (log-parametrised, clamped)")
-    t.add_argument("--binarize", action="store_true", help="threshold pixels at 0.5")
-    t.add_argument("--dtype", choices=RBM_DTYPES, default="float32",
-                   help="storage dtype of weights and states")
+    add_settings(t, RBMConfig, "visible", "n_hidden", "learn_sigma")
+    t.add_argument("--binarize", action="store_true", default=argparse.SUPPRESS,
+                   help="threshold pixels at 0.5")
+    add_setting(t, RBMConfig, "dtype")
     add_cd(t)
-    t.add_argument("--logdir", metavar="DIR", help="TensorBoard run directory")
+    add_setting(t, RunConfig, "logdir")
     t.add_argument("--checkpoint", metavar="PATH", dest="save",
                    help="checkpoint, rewritten after every epoch")
     add_alias(t, "--save", "save", metavar="PATH")
-    t.add_argument("--resume", metavar="PATH", help="continue the run saved in this checkpoint")
+    add_setting(t, RunConfig, "resume")
     t.add_argument("--plots", metavar="DIR", dest="images",
                    help="write filters.png (every hidden unit's weights) here")
     add_alias(t, "--images", "images", metavar="DIR")
@@ -57,17 +47,13 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="softmax on RBM features vs on raw pixels, same recipe, same run")
     t.add_argument("--cuda-graphs", action="store_true",
                    help="CUDA: replay each epoch from one captured graph (CD-k, not --pcd)")
-    t.add_argument("--val-size", type=int,
-                   help="training examples held out for the per-epoch measures (default 10%%)")
+    add_setting(t, RunConfig, "val_size", help="training examples held out for the per-epoch "
+                                               "measures (default 10%%)")
     par = t.add_argument_group("parallel training (under torchrun; see README)")
-    par.add_argument("--parallel", choices=PARALLEL_ALGORITHMS,
-                     help="split the RBM over the ranks: model (the report's algorithm), data "
-                          "(batch slices, all-reduced updates) or visible (for H < V/2)")
-    par.add_argument("--sync-every", type=int, default=80, metavar="N",
-                     help="model: batches between weight synchronisations (default 80; 0 never)")
-    par.add_argument("--rng-blocks", type=int, default=48, metavar="G",
-                     help="units per layer are drawn in G blocks with their own generators, so "
-                          "samples do not depend on the number of ranks (default 48)")
+    # Given, --parallel makes the run parallel: without it there is no ParallelConfig at all.
+    algorithm = fields_of(ParallelConfig)["algorithm"].metadata["help"]
+    add_setting(par, ParallelConfig, "algorithm", help=algorithm + " (default: none, one process)")
+    add_settings(par, ParallelConfig, "sync_every", "rng_blocks")
     par.add_argument("--shards", metavar="DIR",
                      help="write a sharded checkpoint here after every epoch (resume it with "
                           "--resume DIR and the same number of ranks)")
@@ -77,99 +63,54 @@ def register(sub: argparse._SubParsersAction) -> None:
     c = cmds.add_parser("comm-table", help="bytes each parallel algorithm sends",
                         description="The report's communication model: bytes sent per epoch "
                         "by all ranks for each algorithm and K, and its inequality.")
-    c.add_argument("--visible", type=int, default=8000, help="visible units (default 8000)")
-    c.add_argument("--hidden", type=int, default=20000, help="hidden units (default 20000)")
-    c.add_argument("--examples", type=int, default=8000, help="examples per epoch (8000)")
-    c.add_argument("--batch-size", type=int, default=1000, help="mini-batch (default 1000)")
-    c.add_argument("--ranks", default="1,2,4,8", help="K values (default 1,2,4,8)")
+    add_settings(c, Problem, "n_visible", "n_hidden", "examples", "batch_size")
+    c.add_argument("--ranks", default="1,2,4,8", help="K values")
     add_json(c)
     c.set_defaults(func=cmd_comm_table)
     rbm_projection_cmd.register(cmds)
     rbm_tools_cmd.register(cmds)
 
 
-def add_data(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dataset", default="mnist-10k",
-                   help="dataset name, NAME:options, or a directory of IDX files "
-                        "(default mnist-10k)")
-    add_data_source(p)
-    add_device(p)
-
-
 def add_cd(p: argparse.ArgumentParser, gaussian: bool = True) -> None:
-    """The CD recipe's flags; `gaussian` False for commands with binary units only (dbn)."""
-    p.add_argument("--cd-k", type=int, default=1, help="Gibbs steps per update (default 1)")
-    p.add_argument("--pcd", action="store_true", help="persistent contrastive divergence")
-    p.add_argument("--sample-visible", action="store_true",
-                   help="sample visible states in the chain (default: mean-field)")
-    p.add_argument("--epochs", type=int, default=10, help="total epochs of the run")
-    p.add_argument("--batch-size", type=int, default=100, help="examples per update")
-    p.add_argument("--lr", type=float, default=None,
-                   help=f"learning rate (default {BINARY_LR:g} for binary visible units, "
-                        f"{GAUSSIAN_LR:g} for Gaussian ones)" if gaussian else
-                        f"learning rate (default {BINARY_LR:g})")
-    p.add_argument("--momentum", type=float, default=0.5, help="momentum of the CD updates")
-    p.add_argument("--l2", type=float, default=1e-4, dest="weight_decay", metavar="L2",
-                   help="L2 weight penalty (weight decay): each update adds -lr * l2 * W")
-    add_alias(p, "--weight-decay", "weight_decay", type=float)
-    p.add_argument("--matmul", choices=MATMUL_PRECISIONS, default="full",
-                   help="precision of the matrix products: full (the storage dtype), tf32 (CUDA "
-                        "tensor cores) or bf16 (bfloat16 operands, float32 sums); weights and "
-                        "updates stay float32")
-    add_seed(p)
+    """CDConfig's flags; `gaussian` False for commands with binary units only (dbn)."""
+    add_settings(p, CDConfig, "cd_k", "persistent", "sample_visible", "epochs", "batch_size")
+    add_setting(p, CDConfig, "lr", help=None if gaussian else
+                f"learning rate (default {BINARY_LR:g})")
+    add_settings(p, CDConfig, "momentum", "weight_decay")
+    add_alias(p, "--weight-decay", "weight_decay", type=float, default=argparse.SUPPRESS)
+    add_settings(p, CDConfig, "matmul", "seed")
 
 
-def cd_config(args):
+def cd_config(args) -> CDConfig:
     """The CDConfig the CD flags describe."""
-    from layerwise.rbm.train import CDConfig
-
-    return CDConfig(cd_k=args.cd_k, persistent=args.pcd, epochs=args.epochs,
-                    batch_size=args.batch_size, lr=args.lr, momentum=args.momentum,
-                    weight_decay=args.weight_decay, sample_visible=args.sample_visible,
-                    matmul=args.matmul, seed=args.seed)
+    return config_from(args, CDConfig)
 
 
-MODEL_FLAGS = {"hidden": "n_hidden", "visible": "visible", "learn_sigma": "learn_sigma",
-               "dtype": "dtype"}
-CD_FLAGS = {"cd_k": "cd_k", "pcd": "persistent", "sample_visible": "sample_visible",
-            "epochs": "epochs", "batch_size": "batch_size", "lr": "lr", "momentum": "momentum",
-            "weight_decay": "weight_decay", "matmul": "matmul", "seed": "seed"}
-PARALLEL_FLAGS = {"parallel": "algorithm", "sync_every": "sync_every",
-                  "rng_blocks": "rng_blocks"}
-
-
-def resumed_recipe(args, model, cd, parallel):
+def resumed_recipe(args, parallel):
     """With --resume: the checkpoint's architecture and recipe with the flags given changed
     (fit_rbm applies the changes a resumed run may make and refuses the others)."""
     from layerwise.resume import resume_recipe
 
     recipe = resume_recipe(
-        args.resume, model=given_fields(args, model, MODEL_FLAGS),
-        train=given_fields(args, cd, CD_FLAGS),
-        parallel=given_fields(args, parallel, PARALLEL_FLAGS) if parallel else None)
+        args.resume, model=given(args, RBMConfig), train=given(args, CDConfig),
+        parallel=given(args, ParallelConfig) if parallel else None)
     if recipe.kind != "rbm":
         raise ConfigError(f"--resume {args.resume} holds a supervised run; continue it with "
                           "`layerwise train MODEL --resume`.")
-    model, cd, stored_parallel = recipe.model, recipe.train, recipe.parallel
-    if parallel is not None and stored_parallel is not None:
-        parallel = stored_parallel
-    return model, cd, parallel, args.binarize if "binarize" in given(args) else None
+    if parallel is not None and recipe.parallel is not None:
+        parallel = recipe.parallel
+    return recipe.model, recipe.train, parallel
 
 
 def cmd_train(args) -> int:
     from layerwise.distributed import env_rank
-    from layerwise.rbm.model import RBMConfig
-    from layerwise.rbm.parallel import ParallelConfig
     from layerwise.rbm.run import fit_rbm
 
-    model = RBMConfig(n_hidden=args.hidden, visible=args.visible, learn_sigma=args.learn_sigma,
-                      dtype=args.dtype)
-    cd, binarize = cd_config(args), args.binarize
-    parallel = ParallelConfig(args.parallel, args.sync_every, args.rng_blocks) \
-        if args.parallel else None
-    if args.resume:
-        model, cd, parallel, binarize = resumed_recipe(args, model, cd, parallel)
-    run = run_config(args, logdir=args.logdir, resume=args.resume, val_size=args.val_size)
+    model, cd, run = config_from(args, RBMConfig), cd_config(args), run_config(args)
+    parallel = config_from(args, ParallelConfig) if "algorithm" in vars(args) else None
+    if run.resume:
+        model, cd, parallel = resumed_recipe(args, parallel)
+    binarize = getattr(args, "binarize", None)  # None: the checkpoint's, or False
     result = fit_rbm(model, args.dataset, cd, run, parallel=parallel,
                      binarize=binarize, checkpoint=args.save, shards=args.shards,
                      images=args.images, eval_features=args.eval_features,
@@ -205,7 +146,7 @@ def cmd_comm_table(args) -> int:
     ranks = whole_numbers(args.ranks, "--ranks")
     if not ranks or min(ranks) < 1:
         raise ConfigError("--ranks needs whole numbers of at least 1, e.g. 1,2,4,8.")
-    p = comm.Problem(args.visible, args.hidden, args.examples, args.batch_size)
+    p = config_from(args, Problem)
     t = comm.table(p, ranks)
     lines = [f"MB (10^6 bytes) sent per epoch by all ranks together: V={p.n_visible}, "
              f"H={p.n_hidden}, N={p.examples}, batch {p.batch_size} (weight synchronisation "

@@ -5,12 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from layerwise.cli.common import add_json, add_seed, emit, run_config, show_progress
+from layerwise.cli.common import add_data, add_json, add_seed, emit, run_config, show_progress
 
 
 def register(cmds: argparse._SubParsersAction) -> None:
-    from layerwise.cli.rbm_cmd import add_data
-
     s = cmds.add_parser("sample", help="Gibbs samples from a trained RBM as a PNG")
     s.add_argument("checkpoint")
     s.add_argument("--out", required=True, metavar="PNG", help="the PNG to write")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from layerwise.cli.common import add_json, emit, show_progress
+from layerwise.cli.common import add_json, emit, run_config, show_progress
+from layerwise.cli.flags import add_setting
+from layerwise.run_config import RunConfig
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,7 +22,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                         "runs (every such row is marked quick)")
     p.add_argument("--tiny", action="store_true",
                    help="seconds, for tests: every long run cut to a few steps (marked tiny)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    add_setting(p, RunConfig, "device")
     p.add_argument("--dataset", help="for Labs 6, 7 and 9 (default: mnist where its files "
                                      "are here, else mnist-10k)")
     add_json(p)
@@ -30,8 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 def cmd_reproduce(args) -> int:
     from layerwise.reproduce import reproduce
 
-    rows = reproduce(args.what, args.out, quick=args.quick, tiny=args.tiny, device=args.device,
-                     dataset=args.dataset, progress=show_progress(args))
+    rows = reproduce(args.what, args.out, quick=args.quick, tiny=args.tiny,
+                     device=run_config(args).device, dataset=args.dataset,
+                     progress=show_progress(args))
     verdicts = {}
     for r in rows:
         verdicts[r.verdict] = verdicts.get(r.verdict, 0) + 1

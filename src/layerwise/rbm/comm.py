@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from layerwise.errors import ConfigError
 from layerwise.names import PARALLEL_ALGORITHMS
+from layerwise.settings import check_types, invalid, setting
 
 VISIBLE_BITS = {("binary", "float32"): 1, ("binary", "float64"): 1,
                 ("gaussian", "float32"): 32, ("gaussian", "float64"): 64}
@@ -31,15 +32,18 @@ ALGORITHMS = PARALLEL_ALGORITHMS
 
 @dataclass(frozen=True)
 class Problem:
-    n_visible: int = 8000
-    n_hidden: int = 20000
-    examples: int = 8000
-    batch_size: int = 1000
+    """The problem the communication model prices: the report's 8000 x 20000 RBM by default."""
+
+    n_visible: int = setting(8000, flag="--visible", help="visible units")
+    n_hidden: int = setting(20000, flag="--hidden", help="hidden units")
+    examples: int = setting(8000, help="examples per epoch")
+    batch_size: int = setting(1000, help="mini-batch")
 
     def __post_init__(self):
-        if min(self.n_visible, self.n_hidden, self.examples, self.batch_size) < 1:
-            raise ConfigError("--visible, --hidden, --examples and --batch-size must be at "
-                              "least 1.")
+        check_types(self)
+        for name in ("n_visible", "n_hidden", "examples", "batch_size"):
+            if getattr(self, name) < 1:
+                raise invalid(self, name, f"must be at least 1, got {getattr(self, name)}.")
 
 
 def epoch_bytes(p: Problem, algorithm: str, ranks: int, visible: str = "binary",

@@ -7,9 +7,14 @@ from dataclasses import asdict, dataclass, replace
 
 from layerwise.names import MATMUL_PRECISIONS, PARALLEL_ALGORITHMS, RBM_DTYPES
 from layerwise.settings import check_types, default_of, invalid, setting
+from layerwise.train.config import TrainConfig
 
 BINARY_LR, GAUSSIAN_LR = 0.05, 1e-3  # CD learning rates by visible unit type
 VISIBLE_UNITS = ("binary", "gaussian")
+DBN_LAYERS = (500, 500, 2000)  # a DBN's hidden sizes, bottom up (Hinton et al. 2006)
+# A DBN's fine-tuning: Adam at 1e-3, 5 epochs of 100 (the batch follows the CD batch in
+# `train_dbn`).
+FINETUNE = TrainConfig(optimizer="adam", lr=1e-3, batch_size=100, epochs=5)
 
 
 @dataclass(frozen=True)

@@ -22,15 +22,13 @@ from layerwise.data.datasets import Dataset
 from layerwise.errors import ConfigError
 from layerwise.monitor import TensorBoardMonitor
 from layerwise.progress import stream
+from layerwise.rbm.config import DBN_LAYERS, FINETUNE
 from layerwise.rbm.data import Preprocessing, chunked, fit_preprocessing, map_inputs
 from layerwise.rbm.loop import run_epochs
 from layerwise.rbm.model import RBM, RBMConfig
 from layerwise.rbm.train import CDConfig, CDTrainer
 from layerwise.runtime import DataLike, RunConfig, as_dataset, check_outputs, setup_device
 from layerwise.train.trainer import TrainConfig, evaluate, test_figures, train
-
-# Fine-tuning: Adam at 1e-3, 5 epochs of 100 (the batch follows the CD batch in `train_dbn`).
-FINETUNE = TrainConfig(optimizer="adam", lr=1e-3, batch_size=100, epochs=5)
 
 
 def pretrain(x: torch.Tensor, layers: tuple[int, ...], cfg: CDConfig, progress: bool = False
@@ -127,7 +125,7 @@ def load_dbn(path: str | Path) -> nn.Sequential:
     return net.eval()
 
 
-def train_dbn(data: DataLike, layers: tuple[int, ...] = (500, 500, 2000),
+def train_dbn(data: DataLike, layers: tuple[int, ...] = DBN_LAYERS,
               cd: CDConfig | None = None, finetune: TrainConfig = FINETUNE,
               run: RunConfig | None = None, binarize: bool = False,
               checkpoint: str | None = None, progress: bool = True) -> dict:

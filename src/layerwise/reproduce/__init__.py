@@ -23,6 +23,8 @@ from pathlib import Path
 
 from layerwise.errors import ConfigError
 from layerwise.progress import stream
+from layerwise.run_config import RunConfig
+from layerwise.settings import default_of
 
 DOCUMENTS = ("course", "report", "all")
 
@@ -46,7 +48,7 @@ class Plan:
     (seconds, for tests)."""
 
     mode: str = "full"
-    device: str = "cpu"
+    device: str = default_of(RunConfig, "device")
     dataset: str | None = None  # None: mnist where its files are present, else mnist-10k
 
     @property
@@ -70,7 +72,7 @@ def say(progress: bool, line: str) -> None:
 
 
 def reproduce(what: str, out: str | Path, quick: bool = False, tiny: bool = False,
-              device: str = "cpu", dataset: str | None = None,
+              device: str = default_of(RunConfig, "device"), dataset: str | None = None,
               progress: bool = True) -> list[Row]:
     """Run `what` (course, report or all), write REPORT.md, results.json and plots to `out`."""
     if what not in DOCUMENTS:
