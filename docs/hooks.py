@@ -1,0 +1,177 @@
+"""mkdocs hook: the pages' generated parts, filled in at build time so they cannot drift.
+
+A page asks for a generated part with an HTML comment on a line of its own:
+
+    <!-- generated: cli-reference -->            every command and flag (layerwise.cli.reference)
+    <!-- generated: bench-tables -->             a table per JSON file under bench-results/
+    <!-- generated: results SECTION... -->       rows of docs/reproduce-quick/results.json
+    <!-- generated: notebook N -->               notebooks/labN*.ipynb, where one is committed
+    <!-- generated: lab-output N -->             what `layerwise lab N` prints (labs 1-3: instant)
+
+tests/test_docs.py imports this file and checks the same functions, so what the site shows
+and what the suite checks are one text.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BENCH = ROOT / "bench-results"
+RESULTS = ROOT / "docs" / "reproduce-quick" / "results.json"
+MARKER = re.compile(r"^<!-- generated: ([\w-]+)(.*?) -->$", re.M)
+
+
+def cli_reference() -> str:
+    from layerwise.cli.reference import markdown
+    return markdown()
+
+
+def _fmt(value, digits: int = 4) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.{digits}g}" if abs(value) < 1e4 else f"{value:,.0f}"
+    return str(value)
+
+
+def environment_line(env: dict) -> str:
+    """Machine, instruction sets, versions and revision of one bench run, in one paragraph."""
+    isa = env.get("cpu_instruction_sets") or {}
+    sets = ", ".join(k.upper().replace("_", "-") for k, v in isa.items()
+                     if v is True) or "none detected"
+    parts = [f"machine: {env.get('device_name', env.get('device'))}, CPU {env.get('cpu')}"
+             + (f" ({env['cpu_count']} cores)" if env.get("cpu_count") else ""),
+             f"instruction sets: {sets}",
+             f"torch {env.get('torch')}, Python {env.get('python')}, NumPy {env.get('numpy')}"
+             + (f", CUDA {env['cuda']}" if env.get("cuda") else ", no CUDA"),
+             f"layerwise {env.get('layerwise')} at revision `{env.get('revision')}`"]
+    return "; ".join(parts) + "."
+
+
+def _table(header: list[str], rows: list[list], digits: int = 4) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
+    lines += ["| " + " | ".join(_fmt(c, digits) for c in row) + " |" for row in rows]
+    return lines
+
+
+def _named_rows(report: dict) -> list[str]:
+    """lab7 and rbm reports: rows keyed by implementation."""
+    rows = []
+    for name, row in report["rows"].items():
+        if "skipped" in row:
+            rows.append([name, "–", "skipped", "–", row["skipped"].removeprefix("skipped: ")])
+            continue
+        rows.append([name, row.get("products"), row.get("seconds"), row.get("x_floor"),
+                     row.get("test_accuracy")])
+    header = ["implementation", "products", "seconds", "× floor", "test accuracy / note"]
+    lines = _table(header, rows)
+    if report.get("large_problem"):
+        lines += ["", "The report's problem at this machine's size "
+                  f"({report.get('large_problem')[0].get('examples')} examples):", ""]
+        big = [[r["precision"], "skipped" if "skipped" in r else r.get("epoch_seconds"),
+                r.get("achieved_flops", 0) / 1e9 if "achieved_flops" in r else None,
+                r.get("gemm_flops", 0) / 1e9 if "gemm_flops" in r else None,
+                r.get("fraction_of_gemm")] for r in report["large_problem"]]
+        lines += _table(["precision", "epoch s", "achieved GFLOP/s", "GEMM GFLOP/s",
+                         "of GEMM"], big)
+    return lines
+
+
+def _link_rows(report: dict) -> list[str]:
+    """links reports: one row per shaped link rate."""
+    header = ["link", "qdisc", "CD-1 epoch s", "compute s", "waited ms", "model ms", "hidden"]
+    rows = [[r["rate"], r["qdisc"], r["rbm_epoch_seconds"], r["rbm_compute_seconds"],
+             r["rbm_exposed_seconds"] * 1e3,
+             None if r.get("rbm_predicted_seconds") is None else r["rbm_predicted_seconds"] * 1e3,
+             r.get("rbm_hidden")] for r in report["rows"]]
+    lines = _table(header, rows)
+    if "ddp" in report.get("jobs", []):
+        rows = [[r["rate"], r["ddp_step_seconds"] * 1e3, r["ddp_compute_seconds"] * 1e3,
+                 None if r.get("ddp_predicted_seconds") is None
+                 else r["ddp_predicted_seconds"] * 1e3, r.get("ddp_hidden")]
+                for r in report["rows"]]
+        lines += ["", "Data-parallel deepnn on the same links:", ""]
+        lines += _table(["link", "step ms", "alone ms", "model ms", "hidden"], rows)
+    return lines
+
+
+def _title(path: Path, report: dict) -> str:
+    if "suite" in report:
+        return f"`layerwise bench {report['suite']}` on {report.get('dataset')}"
+    return (f"`layerwise bench links`, {report['visible']} × {report['hidden']} RBM, "
+            f"{report['examples']} examples, batch {report['batch']}, {report['hosts']} hosts")
+
+
+def bench_tables(directory: Path = BENCH) -> str:
+    """A section per committed bench report: what ran, where, and its table."""
+    out = []
+    for path in sorted(directory.glob("*.json")):
+        report = json.loads(path.read_text())
+        out += [f"### {path.name}", "", _title(path, report) + f" (`bench-results/{path.name}`).",
+                "", environment_line(report.get("environment", {})), ""]
+        rows = report.get("rows")
+        out += _named_rows(report) if isinstance(rows, dict) else _link_rows(report)
+        out.append("")
+    return "\n".join(out)
+
+
+def results(sections: list[str], path: Path = RESULTS) -> str:
+    """The rows of `layerwise reproduce`'s committed results.json for the given sections
+    (a section name, or a prefix of one ending in '*')."""
+    report = json.loads(path.read_text())
+
+    def wanted(section: str) -> bool:
+        return any(section == s or (s.endswith("*") and section.startswith(s[:-1]))
+                   for s in sections)
+
+    rows = [[r["section"], r["quantity"], r["printed"], r["measured"], r["unit"], r["verdict"],
+             f"`{r['command']}`"] for r in report["rows"] if wanted(r["section"])]
+    if not rows:
+        return "*(no row of docs/reproduce-quick/results.json for this yet)*"
+    env = report.get("environment", {})
+    lines = _table(["section", "quantity", "printed", "measured", "unit", "verdict",
+                    "re-run"], rows, digits=8)
+    return "\n".join(lines + ["", f"From `docs/reproduce-quick/results.json` "
+                              f"(`layerwise reproduce all --{report.get('mode')}`, "
+                              f"{report.get('seconds', 0):.0f} s; " + environment_line(env)
+                              + ")"])
+
+
+def notebook(number: str) -> str:
+    found = sorted((ROOT / "notebooks").glob(f"lab{number}*.ipynb"))
+    if not found:
+        return f"No notebook for Lab {number} is committed yet."
+    return "Notebook: " + ", ".join(f"`{p.relative_to(ROOT)}`" for p in found) + "."
+
+
+def lab_output(number: str) -> str:
+    """Run one of the instant labs (1-3) now and show what it prints."""
+    from layerwise import labs
+    from layerwise.lab_options import LabOptions
+    lines, _ = getattr(labs, f"lab{int(number)}")(LabOptions(progress=False))
+    return "\n".join([f"`layerwise lab {number}` prints (run while this page was built):", "",
+                      "```text", *lines, "```"])
+
+
+def fill(markdown: str) -> str:
+    def one(match: re.Match) -> str:
+        kind, args = match.group(1), match.group(2).split()
+        if kind == "cli-reference":
+            return cli_reference()
+        if kind == "bench-tables":
+            return bench_tables()
+        if kind == "results":
+            return results([a.replace("_", " ") for a in args])
+        if kind == "lab-output":
+            return lab_output(args[0])
+        if kind == "notebook":
+            return notebook(args[0])
+        raise ValueError(f"docs/hooks.py: unknown generated part {kind!r}")
+    return MARKER.sub(one, markdown)
+
+
+def on_page_markdown(markdown, page=None, config=None, files=None):
+    return fill(markdown)
