@@ -51,6 +51,10 @@ def environment_line(env: dict) -> str:
     return "; ".join(parts) + "."
 
 
+def _share(value) -> str | None:
+    return None if value is None else f"{value:.0%}"
+
+
 def _table(header: list[str], rows: list[list], digits: int = 4) -> list[str]:
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     lines += ["| " + " | ".join(_fmt(c, digits) for c in row) + " |" for row in rows]
@@ -86,12 +90,12 @@ def _link_rows(report: dict) -> list[str]:
     rows = [[r["rate"], r["qdisc"], r["rbm_epoch_seconds"], r["rbm_compute_seconds"],
              r["rbm_exposed_seconds"] * 1e3,
              None if r.get("rbm_predicted_seconds") is None else r["rbm_predicted_seconds"] * 1e3,
-             r.get("rbm_hidden")] for r in report["rows"]]
+             _share(r.get("rbm_hidden"))] for r in report["rows"]]
     lines = _table(header, rows)
     if "ddp" in report.get("jobs", []):
         rows = [[r["rate"], r["ddp_step_seconds"] * 1e3, r["ddp_compute_seconds"] * 1e3,
                  None if r.get("ddp_predicted_seconds") is None
-                 else r["ddp_predicted_seconds"] * 1e3, r.get("ddp_hidden")]
+                 else r["ddp_predicted_seconds"] * 1e3, _share(r.get("ddp_hidden"))]
                 for r in report["rows"]]
         lines += ["", "Data-parallel deepnn on the same links:", ""]
         lines += _table(["link", "step ms", "alone ms", "model ms", "hidden"], rows)
@@ -127,13 +131,17 @@ def results(sections: list[str], path: Path = RESULTS) -> str:
         return any(section == s or (s.endswith("*") and section.startswith(s[:-1]))
                    for s in sections)
 
-    rows = [[r["section"], r["quantity"], r["printed"], r["measured"], r["unit"], r["verdict"],
-             f"`{r['command']}`"] for r in report["rows"] if wanted(r["section"])]
+    def with_unit(value, unit):
+        return value if value is None or not unit else f"{_fmt(value, 8)} {unit}"
+
+    rows = [[r["section"], r["quantity"], with_unit(r["printed"], r["unit"]),
+             with_unit(r["measured"], r["unit"]), r["verdict"], f"`{r['command']}`"]
+            for r in report["rows"] if wanted(r["section"])]
     if not rows:
         return "*(no row of docs/reproduce-quick/results.json for this yet)*"
     env = report.get("environment", {})
-    lines = _table(["section", "quantity", "printed", "measured", "unit", "verdict",
-                    "re-run"], rows, digits=8)
+    lines = _table(["section", "quantity", "printed", "measured", "verdict", "re-run"], rows,
+                   digits=8)
     return "\n".join(lines + ["", f"From `docs/reproduce-quick/results.json` "
                               f"(`layerwise reproduce all --{report.get('mode')}`, "
                               f"{report.get('seconds', 0):.0f} s; " + environment_line(env)

@@ -101,11 +101,12 @@ def test_every_python_block_of_the_page_runs(page, blocks, tmp_path):
     if any("sklearn" in b["code"] for b in todo):
         pytest.importorskip("sklearn", reason="scikit-learn is an optional extra")
     env = {**os.environ, "LAYERWISE_CACHE": str(tmp_path / "cache"), "MPLBACKEND": "Agg"}
-    done = subprocess.run([sys.executable, "-c", DRIVER], input=json.dumps([b["code"] for b in todo]),
-                          cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
+    codes = json.dumps([b["code"] for b in todo])
+    done = subprocess.run([sys.executable, "-c", DRIVER], input=codes, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600, env=env)
     assert "@@results@@" in done.stdout, done.stderr[-3000:]
     results = json.loads(done.stdout.rsplit("@@results@@", 1)[1])
-    for block, result in zip(todo, results):
+    for block, result in zip(todo, results, strict=False):  # a raise ends the page
         where = f"{page.relative_to(ROOT)}:{block['line']}"
         assert result["error"] is None, f"{where} raised:\n{result['error'][-3000:]}"
         if block["expect"] is not None:

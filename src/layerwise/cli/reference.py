@@ -9,6 +9,7 @@ tests/test_docs.py checks that every flag of every command appears in it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 from collections.abc import Iterator
 
 from layerwise.cli.flags import shown_default
@@ -67,10 +68,8 @@ def _default_cell(action: argparse.Action) -> str:
 def _help_cell(action: argparse.Action) -> str:
     text = action.help or ""
     if "%(" in text:
-        try:
+        with contextlib.suppress(KeyError, TypeError, ValueError):
             text = text % {**vars(action), "default": shown_default(action), "prog": ""}
-        except (KeyError, TypeError, ValueError):
-            pass
     return _cell(text)
 
 

@@ -133,8 +133,8 @@ def _read(flag: str, path: str) -> dict:
         calibrate(report)
     except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError):
         raise ConfigError(f"{flag} {path} is not a readable `layerwise bench links` report "
-                          "with CD-1 rows; run the bench first (README: Several "
-                          "machines).") from None
+                          "with CD-1 rows; run the bench first (docs/report.md: Slow "
+                          "links and the projection).") from None
     return report
 
 
