@@ -6,6 +6,7 @@ A page asks for a generated part with an HTML comment on a line of its own:
     <!-- generated: bench-tables -->             a table per JSON file under bench-results/
     <!-- generated: results SECTION... -->       rows of docs/reproduce-quick/results.json
     <!-- generated: notebook N -->               notebooks/labN*.ipynb, where one is committed
+    <!-- generated: modules -->                  each module of src/layerwise, its docstring
     <!-- generated: lab-output N -->             what `layerwise lab N` prints (labs 1-3: instant)
 
 tests/test_docs.py imports this file and checks the same functions, so what the site shows
@@ -164,6 +165,20 @@ def lab_output(number: str) -> str:
                       "```text", *lines, "```"])
 
 
+def modules(package: Path = ROOT / "src" / "layerwise") -> str:
+    """Every module of the package with the first sentence of its docstring (read, not imported)."""
+    import ast
+
+    rows = []
+    for path in sorted(package.rglob("*.py")):
+        doc = ast.get_docstring(ast.parse(path.read_text())) or ""
+        first = " ".join(doc.split("\n\n")[0].split())
+        first = re.split(r"(?<=[a-z0-9)\]`'\"]\.)\s+(?=[A-Z])", first)[0] if first else "–"
+        name = path.relative_to(package).as_posix()
+        rows.append([f"`{name}`", first.replace("|", "/")])   # a table cell cannot hold '|'
+    return "\n".join(_table(["file under src/layerwise/", "what it holds (its docstring)"], rows))
+
+
 def fill(markdown: str) -> str:
     def one(match: re.Match) -> str:
         kind, args = match.group(1), match.group(2).split()
@@ -173,6 +188,8 @@ def fill(markdown: str) -> str:
             return bench_tables()
         if kind == "results":
             return results([a.replace("_", " ") for a in args])
+        if kind == "modules":
+            return modules()
         if kind == "lab-output":
             return lab_output(args[0])
         if kind == "notebook":
