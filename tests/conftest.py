@@ -1,4 +1,5 @@
-"""Shared fixtures: an isolated data environment, small MNIST-format datasets, a loopback server."""
+"""Shared fixtures: an isolated data environment, small MNIST-format datasets, a loopback server;
+the hook that leaves `slow` tests out unless they are asked for."""
 
 from __future__ import annotations
 
@@ -22,6 +23,33 @@ needs_native_bf16 = pytest.mark.skipif(
 
 MNIST_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+
+
+def pytest_collection_modifyitems(config, items):
+    """`slow` tests run only when asked for: when -m names `slow` (`-m slow`, `-m "slow or gpu"`)
+    or the test is named by its node id. An addopts `-m "not slow"` would do it too, but any -m
+    on the command line replaces it, so `-m "not hosts"` would bring the slow tests back."""
+    if "slow" in config.getoption("markexpr"):
+        return
+    named = [_node_id(config, arg) for arg in config.args if "::" in arg]
+
+    def asked_for(item):
+        return any(item.nodeid == n or item.nodeid.startswith((n + "[", n + "::")) for n in named)
+
+    slow = [item for item in items if item.get_closest_marker("slow") and not asked_for(item)]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if item not in slow]
+
+
+def _node_id(config, arg: str) -> str:
+    """A command-line `path::name` as the node id pytest gives it (path from the rootdir)."""
+    path, _, name = arg.partition("::")
+    try:
+        path = (config.invocation_params.dir / path).resolve().relative_to(config.rootpath)
+    except ValueError:
+        return arg
+    return f"{path.as_posix()}::{name}"
 
 
 @pytest.fixture(autouse=True)

@@ -14,6 +14,7 @@ from layerwise.cli.main import main
 
 LAYERWISE = [sys.executable, "-m", "layerwise"]
 REGRESSION = "regression:n=200,degree=2,coef=1/-2/0.5,noise=0.05"
+pytestmark = pytest.mark.multiprocess  # every test here starts gloo ranks
 
 
 def _state(path):

@@ -49,6 +49,7 @@ def _finish(procs, timeout=180):
     return done
 
 
+@pytest.mark.hosts
 @needs_hosts
 def test_ddp_on_two_hosts_equals_one_process(hosts, tmp_path):
     make_mnist_dir(tmp_path / "mnist", n_train=300, n_test=41)
@@ -66,6 +67,7 @@ def test_ddp_on_two_hosts_equals_one_process(hosts, tmp_path):
         torch.testing.assert_close(two[k], one[k], rtol=0, atol=1e-6, msg=k)
 
 
+@pytest.mark.hosts
 @needs_hosts
 @pytest.mark.parametrize("algorithm", ["model", "data"])
 def test_parallel_rbm_on_two_hosts_equals_one_process(hosts, tmp_path, algorithm):
@@ -82,6 +84,7 @@ def test_parallel_rbm_on_two_hosts_equals_one_process(hosts, tmp_path, algorithm
         assert torch.equal(a[k], b[k]), k
 
 
+@pytest.mark.hosts
 @needs_hosts
 @pytest.mark.parametrize("fault", ["kill", "cut"])
 def test_a_lost_host_ends_the_other_cleanly(hosts, tmp_path, fault):
@@ -123,6 +126,7 @@ def simhosts_grace():
     return AGENT_GRACE
 
 
+@pytest.mark.hosts
 @needs_hosts
 def test_a_rendezvous_that_does_not_answer_is_one_sentence_in_bounded_time(hosts, tmp_path):
     start = time.monotonic()
@@ -153,6 +157,7 @@ def test_simulated_hosts_say_why_they_cannot_be_made():
         assert "root" in simhosts.available()
 
 
+@pytest.mark.multiprocess
 def test_a_failed_job_ends_with_a_summary_not_a_traceback(tmp_path):
     done = subprocess.run([sys.executable, "-m", "layerwise", "launch", "--nproc-per-node", "2",
                            "--log-dir", str(tmp_path / "logs"), "--", "rbm", "train",
@@ -169,6 +174,7 @@ def test_a_failed_job_ends_with_a_summary_not_a_traceback(tmp_path):
     assert "ChildFailedError" in (tmp_path / "logs" / "launch.log").read_text()  # kept there
 
 
+@pytest.mark.hosts
 @needs_hosts
 def test_bench_links_measures_a_slow_link_against_the_model():
     from layerwise.bench import links

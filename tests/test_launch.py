@@ -77,6 +77,7 @@ def test_rbm_parallel_bench_reports_speed_up_efficiency_and_ideal(monkeypatch, t
     assert (tmp_path / "rbm-parallel.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.multiprocess
 def test_launch_says_where_it_runs_without_torchruns_banner(tmp_path):
     import os
     import subprocess

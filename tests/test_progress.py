@@ -10,6 +10,8 @@ import subprocess
 import sys
 import termios
 
+import pytest
+
 from layerwise.cli.main import main
 from layerwise.progress import Progress
 
@@ -35,6 +37,7 @@ def test_quiet_prints_only_the_result_and_json_keeps_stdout_for_the_result(capsy
     assert "step " not in captured.out and captured.err.count("step ") == 3
 
 
+@pytest.mark.multiprocess
 def test_a_terminal_gets_a_bar_and_the_evaluation_lines():
     leader, follower = pty.openpty()
     # A terminal of 24 x 100 characters (a new pseudo-terminal has no size, and tqdm draws

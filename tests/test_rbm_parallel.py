@@ -42,6 +42,7 @@ def test_bits_round_trip_and_partition():
 
 @pytest.mark.parametrize("algorithm,ranks", [("model", 2), ("model", 4), ("data", 2),
                                              ("visible", 3)])
+@pytest.mark.multiprocess
 def test_binary_k_ranks_equal_one_rank_bit_for_bit(tmp_path, algorithm, ranks):
     one = _worker(tmp_path, 1, "model")
     many = _worker(tmp_path, ranks, algorithm)
@@ -53,6 +54,7 @@ def test_binary_k_ranks_equal_one_rank_bit_for_bit(tmp_path, algorithm, ranks):
         assert float(many["gap_before_sync"]) == 0.0
 
 
+@pytest.mark.multiprocess
 def test_gaussian_model_parallel_within_rounding_and_synced_copies_equal(tmp_path):
     one = _worker(tmp_path, 1, "model", "gaussian")
     many = _worker(tmp_path, 3, "model", "gaussian", sync_every=0)
@@ -63,6 +65,7 @@ def test_gaussian_model_parallel_within_rounding_and_synced_copies_equal(tmp_pat
     assert float(many["gap_after_sync"]) == 0.0
 
 
+@pytest.mark.multiprocess
 def test_cli_under_torchrun_matches_single_process_and_counts_bytes(tmp_path):
     single, parallel = tmp_path / "one.pt", tmp_path / "two.pt"
     assert main(["rbm", "train", *SMALL, "--epochs", "2", "--parallel", "model", "--save",
@@ -84,6 +87,7 @@ def test_cli_under_torchrun_matches_single_process_and_counts_bytes(tmp_path):
     assert torch.equal(a.W, b.W) and torch.equal(a.b_hid, b.b_hid)
 
 
+@pytest.mark.multiprocess
 def test_sharded_checkpoint_resumes_exactly_with_same_ranks(tmp_path):
     shards = tmp_path / "shards"
     args = [*LAYERWISE, "rbm", "train", *SMALL, "--parallel", "model", "--sync-every", "3"]
@@ -112,6 +116,7 @@ def test_sharded_checkpoint_resumes_exactly_with_same_ranks(tmp_path):
     assert code == 2
 
 
+@pytest.mark.multiprocess
 @pytest.mark.parametrize("fault", ["kill", "stall"])
 def test_a_dead_or_stalled_rank_stops_the_others_with_a_message(tmp_path, fault):
     timeout = 4

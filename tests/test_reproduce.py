@@ -2,11 +2,14 @@
 
 import json
 
+import pytest
+
 from layerwise.cli.main import main
 
 VERDICTS = {"agrees", "differs", "exact", "measured", "quick", "tiny", "projected", "not run"}
 
 
+@pytest.mark.multiprocess
 def test_both_documents_in_tiny_mode(tmp_path, capsys):
     out = tmp_path / "rep"
     assert main(["reproduce", "all", "--tiny", "--dataset", "mnist-10k", "--out", str(out),
