@@ -41,7 +41,7 @@ def test_missing_dataset_offline_exits_nonzero_with_one_sentence(capsys):
 def test_python_dash_m_and_errors_without_traceback():
     proc = subprocess.run([sys.executable, "-m", "layerwise", "data", "verify", "nope"],
                           capture_output=True, text=True)
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr  # a bad flag value
     assert proc.stderr.strip() == ("layerwise: error: unknown dataset 'nope'; known: mnist, "
                                    "fashion-mnist, cifar-10, mnist-10k, regression, lab4, "
                                    "random-binary, a directory of MNIST-format IDX files, "

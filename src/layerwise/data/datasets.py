@@ -16,8 +16,10 @@ import torch
 
 from layerwise.data import synthetic
 from layerwise.data.catalog import CATALOG
-from layerwise.data.resolve import get_spec, locate, read_location
+from layerwise.data.resolve import catalog_name, get_spec, locate, read_location
 from layerwise.errors import ConfigError
+from layerwise.progress import stream
+from layerwise.wording import plural
 
 COURSE_VALIDATION = 5000  # the course's MNIST split: 55,000 train / 5,000 validation / 10,000 test
 
@@ -66,8 +68,10 @@ class Dataset:
 
 
 def parse_dataset_name(text: str) -> tuple[str, dict[str, str]]:
-    """Split `name:key=value,key=value` into the name and its options."""
+    """Split `name:key=value,key=value` into the name (the catalog's spelling where it names
+    an entry in another case: "MNIST" is mnist) and its options."""
     name, _, rest = text.partition(":")
+    name = catalog_name(name)
     options = {}
     for item in filter(None, rest.split(",")):
         key, sep, value = item.partition("=")
@@ -177,3 +181,15 @@ def epoch_batches(n: int, batch_size: int, generator: torch.Generator,
     stop = n - n % batch_size if drop_last else n
     for start in range(0, stop, batch_size):
         yield perm[start:start + batch_size]
+
+def note_full_batch(batch_size: int, n_train: int, enabled: bool = True) -> bool:
+    """Say once, on the progress stream, that `batch_size` exceeds the `n_train` training
+    examples, so every step takes the whole training set (one step per epoch); return whether
+    it does. The caller leaves out optimizer "gd", which is full-batch by definition."""
+    if batch_size <= n_train:
+        return False
+    if enabled:
+        print(f"note: the batch size {batch_size:,} is larger than the training set "
+              f"({plural(n_train, 'example')}), so every step takes all of it: full-batch "
+              "training, one step per epoch.", file=stream(), flush=True)
+    return True

@@ -29,6 +29,10 @@ class _MirrorFailed(Exception):
     """One mirror could not deliver a verified file; the message says why."""
 
 
+class DownloadFailed(DataError):
+    """No mirror delivered a verified copy of a file (or none is known)."""
+
+
 def mirrors_for(spec: DatasetSpec) -> tuple[str, ...]:
     """Base URLs to try, in order: those in LAYERWISE_MIRRORS (comma-separated) first."""
     extra = tuple(m.strip() for m in os.environ.get("LAYERWISE_MIRRORS", "").split(",")
@@ -86,18 +90,19 @@ def download_file(fspec: FileSpec, mirrors: tuple[str, ...], dest: Path,
                   progress: bool = True, timeout: float = TIMEOUT_S) -> Path:
     """Download `fspec` into `dest` from the first mirror that delivers a verified copy."""
     if not mirrors:
-        raise DataError(f"no download location is known for {fspec.name}.")
+        raise DownloadFailed(f"no download location is known for {fspec.name}.")
     ensure_dir(dest.parent)
-    failures = []
+    failures: dict[str, list[str]] = {}  # why -> the URLs that failed so
     for base in mirrors:
         url = base + fspec.name
         try:
             _fetch_one(url, fspec, dest, progress, timeout)
             return dest
         except _MirrorFailed as exc:
-            failures.append(f"{url}: {exc}")
-    raise DataError(f"could not download {fspec.name} from any mirror ("
-                    + "; ".join(failures) + ").")
+            failures.setdefault(str(exc), []).append(url)
+    # Offline, every mirror fails the same way: say the reason once, not once per URL.
+    said = "; ".join(f"{', '.join(urls)}: {why}" for why, urls in failures.items())
+    raise DownloadFailed(f"could not download {fspec.name} from any mirror ({said}).")
 
 
 def extract_archive(spec: DatasetSpec, archive: Path, dest: Path) -> None:
@@ -127,7 +132,38 @@ def extract_archive(spec: DatasetSpec, archive: Path, dest: Path) -> None:
 
 
 def download_dataset(spec: DatasetSpec, dest: Path, progress: bool = True) -> None:
-    """Download every file of `spec` into directory `dest` (unpacking its archive if any)."""
+    """Download every file of `spec` into directory `dest` (unpacking its archive if any).
+
+    All or nothing: when any file fails, the files this call wrote and the directories it
+    created are removed again (a dataset half there would stop the next resolution), and the
+    error ends with the catalog's way to get the dataset without a network."""
+    new_dirs = [d for d in (dest, *dest.parents) if not d.exists()]  # deepest first
+    names = [f.name for f in (*spec.files, *([spec.archive] if spec.archive else []))]
+    new_files = [dest / n for n in names if not (dest / n).exists()]
+    try:
+        _download_all(spec, dest, progress)
+    except BaseException as exc:  # a failure, Ctrl-C or SIGTERM: undo, then let it go on
+        _undo(new_files, new_dirs)
+        if isinstance(exc, DownloadFailed):
+            raise DownloadFailed(f"{str(exc).rstrip('.')}; without a network, "
+                                 f"{spec.offline_route}.") from None
+        raise
+
+
+def _undo(files: list[Path], dirs: list[Path]) -> None:
+    """Remove `files` where they exist, then `dirs` (deepest first) while they are empty."""
+    for path in files:
+        if path.is_file():
+            path.unlink()
+    for directory in dirs:
+        try:
+            directory.rmdir()
+        except OSError:  # not empty (someone else's files), never made, or already gone
+            if directory.exists():
+                break
+
+
+def _download_all(spec: DatasetSpec, dest: Path, progress: bool) -> None:
     mirrors = mirrors_for(spec)
     if spec.archive is not None:
         archive = download_file(spec.archive, mirrors, dest / spec.archive.name, progress)

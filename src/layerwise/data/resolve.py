@@ -29,6 +29,7 @@ from layerwise.data.download import check_digests, download_dataset
 from layerwise.data.idx import decompress_idx, encode_idx, parse_idx, read_stored
 from layerwise.data.mnist_pickle import is_pickle_source, read_mnist_pickle
 from layerwise.errors import DataError
+from layerwise.wording import resolve_name
 
 MNIST_NAMES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
                "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
@@ -110,8 +111,8 @@ def locate(name: str, data_dir: str | Path | None = None, offline: bool = False,
     spec = get_spec(base)
     if spec.layout == "synthetic":
         return Location(spec, None, (), "synthetic")
-    if base != name:
-        raise DataError(f"dataset {base} takes no options.")
+    if ":" in name:
+        raise DataError(f"dataset {spec.name} takes no options.")
     looked = []
     for directory, source in search_dirs(spec, data_dir):
         found = _find_in(spec, directory, source)
@@ -120,9 +121,10 @@ def locate(name: str, data_dir: str | Path | None = None, offline: bool = False,
         looked.append(str(directory))
     if offline or not spec.downloadable:
         why = "offline mode is on" if offline else "it cannot be downloaded"
+        route = f"{spec.offline}, or " if spec.offline else ""
         raise DataError(
-            f"{name} was not found in {', '.join(dict.fromkeys(looked))} and {why}; "
-            f"put its files ({', '.join(f.name for f in spec.files)}) in one of those "
+            f"{spec.name} was not found in {', '.join(dict.fromkeys(looked))} and {why}; "
+            f"{route}put its files ({', '.join(f.name for f in spec.files)}) in one of those "
             "directories or pass --data-dir.")
     target = (Path(data_dir).expanduser() if data_dir else cache_dir()) / spec.name
     download_dataset(spec, target, progress=progress)
@@ -131,13 +133,19 @@ def locate(name: str, data_dir: str | Path | None = None, offline: bool = False,
     return found
 
 
+def catalog_name(name: str) -> str:
+    """The catalog's spelling of `name` where it names an entry in another case ("MNIST") and
+    no file or directory; else `name` as it is."""
+    if name in CATALOG or Path(name).expanduser().exists():
+        return name
+    return next((n for n in CATALOG if n.casefold() == name.casefold()), name)
+
+
 def get_spec(name: str) -> DatasetSpec:
-    """The catalog entry for `name`, or a DataError listing the names there are."""
-    try:
-        return CATALOG[name]
-    except KeyError:
-        raise DataError(f"unknown dataset {name!r}; known: {', '.join(CATALOG)}, a directory "
-                        "of MNIST-format IDX files, or MNIST's mnist.pkl.gz.") from None
+    """The catalog entry for `name` (in any case: "MNIST" is mnist), or a ConfigError with
+    the nearest name and the names there are."""
+    return CATALOG[resolve_name(name, CATALOG, "dataset", also="a directory of MNIST-format "
+                                "IDX files, or MNIST's mnist.pkl.gz")]
 
 
 def directory_location(path: str | Path) -> Location:

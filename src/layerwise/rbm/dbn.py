@@ -29,6 +29,7 @@ from layerwise.rbm.model import RBM, RBMConfig
 from layerwise.rbm.train import CDConfig, CDTrainer
 from layerwise.runtime import DataLike, RunConfig, as_dataset, check_outputs, setup_device
 from layerwise.train.trainer import TrainConfig, evaluate, test_figures, train
+from layerwise.wording import plural
 
 
 def pretrain(x: torch.Tensor, layers: tuple[int, ...], cfg: CDConfig, progress: bool = False
@@ -43,8 +44,9 @@ def pretrain(x: torch.Tensor, layers: tuple[int, ...], cfg: CDConfig, progress: 
         trainer = CDTrainer(rbm, dataclasses.replace(cfg, seed=cfg.seed + depth))
         records = run_epochs(trainer, inputs)
         if progress and records:
-            print(f"layer {depth + 1}: rbm {inputs.shape[1]}x{n_hidden}, {len(records)} epochs, "
-                  f"recon error {records[-1].recon_error:.5f}", file=stream(), flush=True)
+            print(f"layer {depth + 1}: rbm {inputs.shape[1]}x{n_hidden}, "
+                  f"{plural(len(records), 'epoch')}, recon error {records[-1].recon_error:.5f}",
+                  file=stream(), flush=True)
         rbms.append(rbm)
         inputs = chunked(rbm.transform, inputs)
     return rbms

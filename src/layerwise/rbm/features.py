@@ -13,6 +13,7 @@ from layerwise.nn.models import ModelConfig, build_model
 from layerwise.progress import stream
 from layerwise.rbm.data import Preprocessing, map_inputs
 from layerwise.rbm.model import RBM
+from layerwise.train.curves import recipe_length
 from layerwise.train.trainer import TrainConfig, evaluate, train
 
 RECIPE = TrainConfig(optimizer="adam", lr=1e-3, batch_size=100, epochs=10)
@@ -41,6 +42,6 @@ def compare(rbm: RBM, prep: Preprocessing, data: Dataset, cfg: TrainConfig = REC
     for name, f, what in (("feature_accuracy", features, "RBM features"),
                           ("raw_accuracy", pixels, "raw pixels")):
         if progress:
-            print(f"softmax on {what}, {cfg.epochs} epochs:", file=stream(), flush=True)
+            print(f"softmax on {what}, {recipe_length(cfg)}:", file=stream(), flush=True)
         figures[name] = softmax_accuracy(map_inputs(data, f), cfg, progress=progress)
     return figures

@@ -16,6 +16,7 @@ from layerwise.data.datasets import Dataset, Split
 from layerwise.nn.models import ModelConfig, build_model
 from layerwise.plots import plot, write_csv
 from layerwise.train.trainer import TrainConfig, evaluate, train
+from layerwise.wording import plural
 
 
 def write_run_curves(rows: list[dict], out_dir: str | Path, title: str = "",
@@ -37,9 +38,14 @@ def write_run_curves(rows: list[dict], out_dir: str | Path, title: str = "",
 
 def recipe_text(cfg: TrainConfig) -> str:
     """The recipe in a few words: `adam lr 0.001, 2,000 steps of 50`."""
-    length = f"{cfg.steps:,} steps" if cfg.steps is not None else \
-        f"{cfg.epochs if cfg.epochs is not None else 1} epochs"
-    return f"{cfg.optimizer} lr {cfg.lr:g}, {length} of {cfg.batch_size}"
+    return f"{cfg.optimizer} lr {cfg.lr:g}, {recipe_length(cfg)} of {cfg.batch_size}"
+
+
+def recipe_length(cfg: TrainConfig) -> str:
+    """How long the recipe trains: `2,000 steps`, `1 epoch` (one epoch when neither is set)."""
+    if cfg.steps is not None:
+        return plural(cfg.steps, "step")
+    return plural(cfg.epochs if cfg.epochs is not None else 1, "epoch")
 
 
 def error(figures: dict) -> float:
