@@ -13,13 +13,16 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils.data import DataLoader
+from torch.utils.data import Dataset as TorchDataset
 
 from layerwise.data.datasets import Dataset, Split, load_dataset
 from layerwise.device import resolve_device
 from layerwise.errors import ConfigError
 from layerwise.run_config import RunConfig  # noqa: F401 - its home; re-exported here
 
-DataLike = str | Dataset | torch.Tensor | np.ndarray
+# A dataset name, a Dataset, (X, y), a torch Dataset or DataLoader, or bare examples (N, ...).
+DataLike = str | Dataset | tuple | torch.Tensor | np.ndarray | TorchDataset | DataLoader
 
 
 def check_outputs(checkpoint: str | None = None, **directories: str | None) -> None:
@@ -55,19 +58,30 @@ def setup_device(run: RunConfig) -> torch.device:
 
 
 def as_dataset(data: DataLike, run: RunConfig, seed: int, device: torch.device,
-               progress: bool = True) -> Dataset:
-    """A Dataset on `device` from a dataset name (loaded as `run` says), a Dataset, or a
-    tensor or array of examples (N, ...) used whole for training, without labels."""
+               progress: bool = True, *, task: str | None = None, validation_data=None,
+               stream: bool | None = False, batch_size: int = 50) -> Dataset:
+    """A Dataset on `device` from a dataset name (loaded as `run` says), a Dataset, labelled
+    data in Python ((X, y), a torch Dataset or DataLoader: see `layerwise.data.adapt`, whose
+    `task`, `validation_data`, `stream` and `batch_size` these are), or a bare tensor or array
+    of examples (N, ...) used whole for training, without labels."""
+    from layerwise.data.adapt import as_inputs, is_torch_data, supervised_dataset
+
     if isinstance(data, str):  # named as given (a synthetic spec keeps its options)
-        return dataclasses.replace(load_dataset(
+        data = dataclasses.replace(load_dataset(
             data, data_dir=run.data_dir, offline=run.offline, val_size=run.val_size, seed=seed,
             device=device, progress=progress), name=data)
-    if isinstance(data, Dataset):
-        return data.to(device)
-    x = torch.as_tensor(np.asarray(data) if not isinstance(data, torch.Tensor) else data)
-    if x.dim() < 2 or len(x) == 0 or not x.is_floating_point() and x.dtype != torch.uint8:
-        raise ConfigError(f"training data must be an array of examples (N, ...) of numbers, "
-                          f"got shape {tuple(x.shape)} of {x.dtype}.")
-    x = x.float().div(255) if x.dtype == torch.uint8 else x
+        if validation_data is None:
+            return data
+    if isinstance(data, Dataset) or is_torch_data(data) or _is_pair(data):
+        return supervised_dataset(data, task=task, validation_data=validation_data,
+                                  val_size=run.val_size, seed=seed, device=device,
+                                  stream=stream, batch_size=batch_size)
+    x = as_inputs(data, "data")
     empty = Split(x[:0], torch.zeros(0))
     return Dataset("array", "unsupervised", Split(x, torch.zeros(len(x))), None, empty).to(device)
+
+
+def _is_pair(data) -> bool:
+    """(X, y): a tuple of two, or a list of two arrays (a list of two examples is an array)."""
+    return isinstance(data, tuple) and len(data) == 2 or isinstance(data, list) and len(
+        data) == 2 and all(hasattr(item, "shape") for item in data)

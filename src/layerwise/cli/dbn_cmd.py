@@ -52,7 +52,7 @@ def cmd_dbn(args) -> int:
                                    epochs=getattr(args, "finetune_epochs", FINETUNE.epochs),
                                    batch_size=cd.batch_size, seed=cd.seed)
     figures = train_dbn(args.dataset, layers, cd, finetune, run_config(args), args.binarize,
-                        checkpoint=args.checkpoint, progress=show_progress(args))
+                        checkpoint=args.checkpoint, progress=show_progress(args)).to_dict()
     lines = [f"DBN {args.layers} on {args.dataset} ({figures['device']}): test accuracy "
              f"{figures['dbn_accuracy']:.4f}; same net from random initialisation "
              f"{figures['random_init_accuracy']:.4f}",

@@ -123,7 +123,7 @@ def cmd_train(args) -> int:
 def cmd_eval(args) -> int:
     from layerwise.train.run import evaluate_checkpoint
 
-    figures = evaluate_checkpoint(args.checkpoint, args.dataset, run_config(args))
+    figures = evaluate_checkpoint(args.checkpoint, args.dataset, run_config(args)).to_dict()
     emit([result_line(figures)] + ([f"note: {figures['note']}"] if "note" in figures else []),
          figures, args.json)
     return 0
@@ -139,7 +139,7 @@ def cmd_curve(args) -> int:
 
     model, cfg = recipe_from(args)
     figures = learning_curve(model, args.dataset, cfg, sizes, args.out,
-                             run_config(args), progress=show_progress(args))
+                             run_config(args), progress=show_progress(args)).to_dict()
     lines = [f"{'size':>8} {'train error':>12} {'val error':>10}"]
     lines += [f"{r['train_size']:>8} {r['train_error']:>12.4f} {r['val_error']:>10.4f}"
               for r in figures["curve"]]

@@ -40,6 +40,43 @@ class Split:
     def to(self, device: torch.device | str) -> Split:
         return Split(self.x.to(device), self.y.to(device))
 
+    def batches(self, batch_size: int, lo: int = 0, hi: int | None = None
+                ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """(x, y) slices of examples lo..hi in order, `batch_size` at a time."""
+        hi = len(self) if hi is None else hi
+        for start in range(lo, hi, batch_size):
+            yield self.x[start:min(start + batch_size, hi)], self.y[start:min(start + batch_size,
+                                                                              hi)]
+
+
+@dataclass(frozen=True)
+class StreamedSplit:
+    """Examples too big to hold on the device: read from `loader` (a DataLoader of (x, y)
+    batches) one batch at a time, each converted by `convert(x, y)` and moved to `device`.
+
+    `x` and `y` are the first example only, (1, ...), for shapes and the device; the `n`
+    examples are in the loader, which decides their order and batch size."""
+
+    loader: object
+    n: int
+    x: torch.Tensor  # (1, ...) the first example, on the device
+    y: torch.Tensor  # (1,) or (1, k)
+    convert: object  # (x, y) from the loader -> float32 inputs and targets on `x.device`
+
+    def __len__(self) -> int:
+        return self.n
+
+    def to(self, device: torch.device | str) -> StreamedSplit:
+        return StreamedSplit(self.loader, self.n, self.x.to(device), self.y.to(device),
+                             self.convert)
+
+    def batches(self, batch_size: int = 0, lo: int = 0, hi: int | None = None
+                ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        """The loader's batches, converted and on the device (the batch size is the
+        loader's; a streamed split is evaluated whole, in one process)."""
+        for x, y in self.loader:
+            yield self.convert(x, y)
+
 
 @dataclass(frozen=True)
 class Dataset:
@@ -47,9 +84,9 @@ class Dataset:
 
     name: str
     task: str
-    train: Split
-    val: Split | None
-    test: Split
+    train: Split | StreamedSplit
+    val: Split | StreamedSplit | None
+    test: Split | StreamedSplit
     classes: tuple[str, ...] = ()
     source: str = ""
 
@@ -181,6 +218,7 @@ def epoch_batches(n: int, batch_size: int, generator: torch.Generator,
     stop = n - n % batch_size if drop_last else n
     for start in range(0, stop, batch_size):
         yield perm[start:start + batch_size]
+
 
 def note_full_batch(batch_size: int, n_train: int, enabled: bool = True) -> bool:
     """Say once, on the progress stream, that `batch_size` exceeds the `n_train` training

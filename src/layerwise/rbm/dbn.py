@@ -12,13 +12,14 @@ from __future__ import annotations
 import copy
 import dataclasses
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from layerwise.checkpoint import load_checkpoint, load_state_checked, save_checkpoint
-from layerwise.data.datasets import Dataset
+from layerwise.data.datasets import Dataset, Split
 from layerwise.errors import ConfigError
 from layerwise.monitor import TensorBoardMonitor
 from layerwise.progress import stream
@@ -28,8 +29,60 @@ from layerwise.rbm.loop import run_epochs
 from layerwise.rbm.model import RBM, RBMConfig
 from layerwise.rbm.train import CDConfig, CDTrainer
 from layerwise.runtime import DataLike, RunConfig, as_dataset, check_outputs, setup_device
+from layerwise.train.predict import Predictor
 from layerwise.train.trainer import TrainConfig, evaluate, test_figures, train
 from layerwise.wording import plural
+
+
+@dataclass
+class DBNResult(Predictor):
+    """A trained DBN: the fine-tuned classifier, the RBMs it was unrolled from, and the
+    figures of the run beside its randomly initialised twin. `predict(X)` and
+    `predict_proba(X)` take images as training did (the preprocessing is applied)."""
+
+    network: nn.Sequential  # (B, V) -> logits, initialised from the RBMs and fine-tuned
+    rbms: list[RBM]
+    random_init: nn.Sequential  # the same net fine-tuned from random initialisation
+    layers: tuple[int, ...]
+    pretrain_seconds: float
+    dbn_accuracy: float | None  # None when the data has no test split
+    dbn_finetune_seconds: float
+    random_init_accuracy: float | None
+    random_init_finetune_seconds: float
+    prep: Preprocessing
+    classes: tuple[str, ...]
+    dataset: str = ""
+    device: str = "cpu"
+    checkpoint: str | None = None  # where the fine-tuned DBN was saved
+    input_shape: tuple[int, ...] = ()  # one example as given, before preprocessing
+    task: str = "classification"
+
+    @property
+    def model(self) -> nn.Sequential:
+        """The classifier with the preprocessing in front: images as given -> logits."""
+        return nn.Sequential(_Prep(self.prep), self.network)
+
+    def to_dict(self) -> dict:
+        """The figures as `layerwise dbn train --json` prints them."""
+        figures = {"layers": list(self.layers), "pretrain_seconds": self.pretrain_seconds,
+                   "dbn_accuracy": self.dbn_accuracy,
+                   "dbn_finetune_seconds": self.dbn_finetune_seconds,
+                   "random_init_accuracy": self.random_init_accuracy,
+                   "random_init_finetune_seconds": self.random_init_finetune_seconds}
+        if self.checkpoint is not None:
+            figures["checkpoint"] = self.checkpoint
+        return {**figures, "dataset": self.dataset, "device": self.device}
+
+
+class _Prep(nn.Module):
+    """`Preprocessing` as a module, so that inference applies it as training did."""
+
+    def __init__(self, prep: Preprocessing):
+        super().__init__()
+        self.prep = prep
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.prep(x)
 
 
 def pretrain(x: torch.Tensor, layers: tuple[int, ...], cfg: CDConfig, progress: bool = False
@@ -77,20 +130,22 @@ def random_like(net: nn.Sequential, seed: int) -> nn.Sequential:
 
 def run_dbn(data: Dataset, prep: Preprocessing, layers: tuple[int, ...], cd: CDConfig,
             finetune: TrainConfig, progress: bool = False, checkpoint: str | None = None,
-            logdir: str | None = None) -> dict:
+            logdir: str | None = None) -> DBNResult:
     """Pretrain, fine-tune, and fine-tune the randomly initialised twin; both test accuracies.
     `checkpoint` keeps the fine-tuned DBN (`load_dbn` opens it); `logdir` gets TensorBoard
     events of both fine-tunings (LOGDIR/dbn and LOGDIR/random_init)."""
     if data.task != "classification":
         raise ConfigError(f"a DBN classifier needs labelled data; {data.name} has none.")
-    data = map_inputs(data, prep)
+    input_shape = data.input_shape
+    data = _prepared(data, prep)
     start = time.perf_counter()
     rbms = pretrain(data.train.x, layers, cd, progress)
     pretrain_seconds = time.perf_counter() - start
     device = data.train.x.device
-    figures = {"layers": list(layers), "pretrain_seconds": pretrain_seconds}
+    figures = {}
     dbn = unroll(rbms, data.num_classes).to(device)
-    for name, net in (("dbn", dbn), ("random_init", random_like(dbn, finetune.seed).to(device))):
+    twin = random_like(dbn, finetune.seed).to(device)
+    for name, net in (("dbn", dbn), ("random_init", twin)):
         torch.manual_seed(finetune.seed)
         monitor = TensorBoardMonitor(Path(logdir) / name, test_figures(data),
                                      data.train.x[:1]) if logdir else None
@@ -99,22 +154,33 @@ def run_dbn(data: Dataset, prep: Preprocessing, layers: tuple[int, ...], cd: CDC
         finally:
             if monitor is not None:
                 monitor.close()
-        test = evaluate(net, data.test, data.task)
+        test = evaluate(net, data.test, data.task) if len(data.test) else {"accuracy": None}
         figures[f"{name}_accuracy"] = test["accuracy"]
         figures[f"{name}_finetune_seconds"] = result.train_seconds
-    if checkpoint:
-        figures["checkpoint"] = str(save_dbn(checkpoint, dbn, rbms, data, prep))
-    return figures
+    saved = str(save_dbn(checkpoint, dbn, rbms, data.classes, data.name, prep)) \
+        if checkpoint else None
+    return DBNResult(dbn, rbms, twin, tuple(layers), pretrain_seconds, prep=prep,
+                     classes=tuple(data.classes), dataset=data.name, device=str(device),
+                     checkpoint=saved, input_shape=input_shape, **figures)
 
 
-def save_dbn(path: str | Path, net: nn.Sequential, rbms: list[RBM], data: Dataset,
+def _prepared(data: Dataset, prep: Preprocessing) -> Dataset:
+    """`map_inputs(data, prep)`, also for data without a test split ((X, y) from Python)."""
+    if len(data.test):
+        return map_inputs(data, prep)
+    one = Split(data.train.x[:1], data.train.y[:1])  # preprocessing refuses an empty split
+    mapped = map_inputs(dataclasses.replace(data, test=one), prep)
+    return dataclasses.replace(mapped, test=Split(mapped.train.x[:0], mapped.train.y[:0]))
+
+
+def save_dbn(path: str | Path, net: nn.Sequential, rbms: list[RBM], classes, dataset: str,
              prep: Preprocessing) -> Path:
     """The fine-tuned DBN as a checkpoint of kind "dbn": layer sizes, classes, weights."""
     sizes = [rbms[0].cfg.n_visible] + [rbm.cfg.n_hidden for rbm in rbms]
     return save_checkpoint(path, kind="dbn", model_config={"name": "dbn", "sizes": sizes,
-                                                           "classes": list(data.classes)},
+                                                           "classes": list(classes)},
                            state=net.state_dict(),
-                           extra={"dataset": data.name, "prep": prep.to_dict()})
+                           extra={"dataset": dataset, "prep": prep.to_dict()})
 
 
 def load_dbn(path: str | Path) -> nn.Sequential:
@@ -130,14 +196,14 @@ def load_dbn(path: str | Path) -> nn.Sequential:
 def train_dbn(data: DataLike, layers: tuple[int, ...] = DBN_LAYERS,
               cd: CDConfig | None = None, finetune: TrainConfig = FINETUNE,
               run: RunConfig | None = None, binarize: bool = False,
-              checkpoint: str | None = None, progress: bool = True) -> dict:
-    """Load `data`, pretrain a DBN of binary RBMs on it, fine-tune it and its randomly
-    initialised twin; returns both test accuracies and the times, with dataset and device."""
+              checkpoint: str | None = None, progress: bool = True) -> DBNResult:
+    """Load `data` (a name, a Dataset, (X, y), a torch Dataset or DataLoader: as `fit` takes
+    it, read into memory), pretrain a DBN of binary RBMs on it, fine-tune it and its randomly
+    initialised twin; returns the trained networks, the RBMs, both test accuracies and the
+    times (`.to_dict()` gives what `layerwise dbn train` prints)."""
     cd, run = cd or CDConfig(), run or RunConfig()
     check_outputs(checkpoint, logdir=run.logdir)
     device = setup_device(run)
-    data = as_dataset(data, run, cd.seed, device, progress)
+    data = as_dataset(data, run, cd.seed, device, progress, task="classification")
     prep = fit_preprocessing(data.train.x, "binary", binarize)
-    figures = run_dbn(data, prep, tuple(layers), cd, finetune, progress, checkpoint,
-                      run.logdir)
-    return {**figures, "dataset": data.name, "device": str(device)}
+    return run_dbn(data, prep, tuple(layers), cd, finetune, progress, checkpoint, run.logdir)

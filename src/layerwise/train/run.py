@@ -5,6 +5,9 @@
     data = load_dataset("mnist-10k")
     result = fit("deepnn", data, TrainConfig(steps=500), RunConfig(device="cpu"))
     result.test_accuracy, result.history, result.model
+    result.predict(images)  # class indices; images (N, 28, 28), (N, 784) or (N, 1, 28, 28)
+
+or with data of one's own: `fit("mlp", (X, y))`, `fit(MyNet(), DataLoader(...))`.
 
 Under torchrun the run is data parallel over the ranks (see `layerwise.train.trainer.train`);
 every rank returns the same figures and only rank 0 writes checkpoints, TensorBoard events and
@@ -14,6 +17,7 @@ curves.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,21 +35,31 @@ from layerwise.checkpoint import (
 )
 from layerwise.data.datasets import Dataset
 from layerwise.distributed import Dist, join
-from layerwise.errors import ConfigError
+from layerwise.errors import ConfigError, ConfigTypeError, DataValueError
+from layerwise.nn import cifar
 from layerwise.nn.models import ModelConfig, build_model, freeze_layers
 from layerwise.progress import stream
 from layerwise.resume import TRAIN_MAY_CHANGE, reconcile, with_changes
 from layerwise.runtime import DataLike, RunConfig, as_dataset, check_outputs, setup_device
 from layerwise.train.optim import build_optimizer
+from layerwise.train.predict import Predictor
 from layerwise.train.trainer import TrainConfig, TrainResult, evaluate, test_figures, train
 
 ModelLike = str | ModelConfig | nn.Module
 CUSTOM = {"name": "custom"}  # what a checkpoint of a model built outside layerwise records
+CONVOLUTIONAL = ("deepnn", *cifar.SPECS)  # course models that take images (C, H, W)
+
+
+def custom_record(net: nn.Module) -> dict:
+    """What a checkpoint records of a module built outside layerwise: its class's import
+    path, so that `load_model` can rebuild it (see `layerwise.train.saving`)."""
+    return {**CUSTOM, "class": f"{type(net).__module__}.{type(net).__qualname__}"}
 
 
 @dataclass
-class FitResult:
-    """A trained model and the figures of its run."""
+class FitResult(Predictor):
+    """A trained model and the figures of its run; `predict(X)` and `predict_proba(X)` use it
+    (see `layerwise.train.predict`)."""
 
     model: nn.Module
     model_config: ModelConfig | None  # None for a model built outside layerwise
@@ -59,14 +73,17 @@ class FitResult:
     best_step: int | None = None  # early stopping: the step whose weights were kept
     classes: tuple[str, ...] = ()  # the dataset's class names (classification)
     notes: tuple[str, ...] = ()  # what a resumed run changed from its checkpoint's recipe
+    input_shape: tuple[int, ...] = ()  # one example's shape as the model takes it
+    task: str = "classification"  # or "regression"
 
     @property
     def test_accuracy(self) -> float | None:
         return self.test.get("accuracy")
 
     @property
-    def test_loss(self) -> float:
-        return self.test["loss"]
+    def test_loss(self) -> float | None:
+        """None when the data had no test split (arrays, a DataLoader)."""
+        return self.test.get("loss")
 
     def to_dict(self) -> dict:
         """The figures as `layerwise train --json` prints them."""
@@ -84,11 +101,25 @@ class FitResult:
 
 
 def fit(model: ModelLike, data: DataLike, config: TrainConfig | None = None,
-        run: RunConfig | None = None, *, checkpoint: str | None = None,
-        init: str | None = None, freeze: int = 0, curves: str | None = None,
-        progress: bool = True) -> FitResult:
-    """Train `model` (a course model's name, a ModelConfig, or any nn.Module) on `data` (a
-    dataset name, loaded as `run` says, or a Dataset) and evaluate it on the test split.
+        run: RunConfig | None = None, *, validation_data=None, stream: bool | None = None,
+        lr_scheduler=None, checkpoint: str | None = None, init: str | None = None,
+        freeze: int = 0, curves: str | None = None, progress: bool = True) -> FitResult:
+    """Train `model` (a course model's name, a ModelConfig, or any nn.Module) on `data` and
+    evaluate it on the test split where the data has one.
+
+    `data` is a dataset name (loaded as `run` says), a Dataset, (X, y) as NumPy arrays or
+    tensors, a torch Dataset (TensorDataset included) or a DataLoader of (x, y) batches;
+    `validation_data` takes the same forms (without it `run.val_size` examples, by default
+    the dataset's hold-out or a tenth of X, are held out). The input shape and the task come
+    from the data: integer labels classify into max + 1 classes, float targets regress (a
+    course classifier takes whole-number floats as labels). A DataLoader is read into tensors
+    on the device when it takes at most half the memory left there, else streamed batch by
+    batch; `stream` True or False decides instead (`layerwise.data.adapt` has the rules and
+    conversions). Data that cannot be used is one sentence, a DataError that is also a
+    ValueError or TypeError.
+
+    `lr_scheduler(optimizer)` builds a torch.optim.lr_scheduler, stepped after every
+    optimizer step; its state is checkpointed and a resumed run needs the same factory.
 
     `checkpoint` is written at every evaluation; `run.resume` continues a checkpoint's run
     exactly: with `config` None its recipe as stored, otherwise `config` (see
@@ -104,11 +135,15 @@ def fit(model: ModelLike, data: DataLike, config: TrainConfig | None = None,
     if run.resume and init:
         raise ConfigError("--resume continues a run and --init starts a new one from weights; "
                           "give one of them.")
+    if lr_scheduler is not None and not callable(lr_scheduler):
+        raise ConfigTypeError(f"lr_scheduler must be a function of the optimizer, e.g. lambda "
+                              f"opt: StepLR(opt, 100); got a {type(lr_scheduler).__name__}.")
     dist = join(setup_device(run), run.timeout)
+    inputs = _Inputs(validation_data, stream, lr_scheduler)
     try:
         with claim(checkpoint if dist.is_main else None):
             return _fit(model, data, config, run, dist, checkpoint, init, freeze, curves,
-                        progress and dist.is_main)
+                        progress and dist.is_main, inputs)
     finally:
         dist.close()
 
@@ -161,8 +196,26 @@ def resume_recipe(path: str, model: dict | None = None, train: dict | None = Non
     return supervised_recipe(path, model, train)
 
 
+@dataclass(frozen=True)
+class _Inputs:
+    """fit's keyword arguments that are objects rather than settings."""
+
+    validation_data: object = None
+    stream: bool | None = None
+    lr_scheduler: object = None
+
+
+def _task_of(model: ModelLike) -> str | None:
+    """The task a course model is for (polynomial regresses, the rest classify); None for a
+    module, whose data's dtype decides."""
+    if isinstance(model, nn.Module):
+        return None
+    name = model if isinstance(model, str) else model.name
+    return "regression" if name == "polynomial" else "classification"
+
+
 def _fit(model, data, cfg: TrainConfig, run: RunConfig, dist: Dist, checkpoint, init, freeze,
-         curves, progress) -> FitResult:
+         curves, progress, inputs: _Inputs = _Inputs()) -> FitResult:
     payload = load_checkpoint(run.resume or init, kind="supervised") if run.resume or init \
         else None
     notes: list[str] = []
@@ -180,7 +233,9 @@ def _fit(model, data, cfg: TrainConfig, run: RunConfig, dist: Dist, checkpoint, 
                           f"of ranks ({dist.world_size}).")
     torch.manual_seed(cfg.seed)
     with dist.main_first("loading the data"):
-        data = as_dataset(data, run, cfg.seed, dist.device, progress)
+        data = as_dataset(data, run, cfg.seed, dist.device, progress, task=_task_of(model),
+                          validation_data=inputs.validation_data, stream=inputs.stream,
+                          batch_size=cfg.batch_size)
     trained_on = (payload or {}).get("extra", {}).get("dataset")
     if run.resume and trained_on and trained_on != data.name:
         notes.append(f"resuming {run.resume} on {data.name}; it was trained on {trained_on}")
@@ -190,6 +245,7 @@ def _fit(model, data, cfg: TrainConfig, run: RunConfig, dist: Dist, checkpoint, 
         _check_init(model, data, payload, init)
     net, mcfg = _model(model, data, payload, run.resume or init)
     net = net.to(dist.device)
+    data = _probe(net, data)
     if freeze:
         freeze_layers(net, freeze)
     optimizer = build_optimizer(cfg.optimizer, net.parameters(), cfg.lr, cfg.momentum)
@@ -201,15 +257,18 @@ def _fit(model, data, cfg: TrainConfig, run: RunConfig, dist: Dist, checkpoint, 
         start_step = payload["step"]
         restore_rng(payload["rng"])
         batch_state = payload["rng"]["batches"]
+    scheduler = _scheduler(inputs.lr_scheduler, optimizer, payload if run.resume else None,
+                           run.resume, notes, progress)
     if dist.rank:  # each rank its own dropout masks, derived from rank 0's stream
         torch.manual_seed(int(torch.randint(2**62, (1,))) + dist.rank)
 
     def write_checkpoint(step, opt, state):
         save_checkpoint(checkpoint, kind="supervised",
-                        model_config=mcfg.to_dict() if mcfg else CUSTOM,
+                        model_config=mcfg.to_dict() if mcfg else custom_record(net),
                         state=net.state_dict(), step=step, optimizer=opt.state_dict(),
                         train_config=cfg, extra={"dataset": data.name,
-                                                 "classes": list(data.classes)},
+                                                 "classes": list(data.classes),
+                                                 **_scheduler_state(scheduler)},
                         batch_state=state)
 
     monitor = None
@@ -220,7 +279,7 @@ def _fit(model, data, cfg: TrainConfig, run: RunConfig, dist: Dist, checkpoint, 
         result = train(net, data, cfg, progress=progress, start_step=start_step,
                        optimizer=optimizer, batch_state=batch_state, monitor=monitor,
                        checkpoint=write_checkpoint if checkpoint and dist.is_main else None,
-                       dist=dist)
+                       dist=dist, scheduler=scheduler)
     finally:
         if monitor is not None:
             monitor.close()
@@ -256,11 +315,17 @@ def _model(model: ModelLike, data: Dataset, payload: dict | None, source: str | 
         net = build_stored(build_model, mcfg, source)
     elif isinstance(model, nn.Module):
         mcfg, net = None, model
+        held = (payload or {}).get("model", {}).get("class")
+        if held and held != custom_record(net)["class"]:
+            raise ConfigError(f"{source} holds a {held} module, not a "
+                              f"{custom_record(net)['class']}; pass an instance of the module "
+                              "it was trained with.")
     elif payload is not None:
         raise ConfigError(f"{source} holds a model built outside layerwise; pass that module "
                           "to fit() to continue it.")
     else:
         mcfg = (ModelConfig(model) if isinstance(model, str) else model).sized_for(data)
+        _check_course_input(mcfg, data)
         net = build_model(mcfg)
     if mcfg is not None and mcfg.input_shape != data.input_shape:
         raise ConfigError(f"the model takes inputs of shape {mcfg.input_shape} but "
@@ -270,21 +335,145 @@ def _model(model: ModelLike, data: Dataset, payload: dict | None, source: str | 
     return net, mcfg
 
 
+def _check_course_input(mcfg: ModelConfig, data: Dataset) -> None:
+    """A convolutional course model needs images and a classifier needs classes: said in one
+    sentence before the model is built."""
+    shape = data.input_shape
+    if mcfg.name in CONVOLUTIONAL and len(shape) != 3:
+        side = math.isqrt(math.prod(shape))
+        example = f", e.g. X.reshape(-1, 1, {side}, {side})" if side * side == math.prod(
+            shape) else ""
+        raise DataValueError(f"{mcfg.name} takes images (N, C, H, W) or (N, H, W), but the "
+                             f"data's examples have shape {shape}: reshape X{example}.")
+    if data.task == "classification" and not mcfg.num_outputs:
+        raise DataValueError(f"the number of classes of {data.name} is not known without "
+                             "reading it whole; give ModelConfig(num_outputs=K) or targets "
+                             "the dataset keeps apart (a `targets` attribute).")
+
+
+@torch.no_grad()
+def _probe(net: nn.Module, data: Dataset) -> Dataset:
+    """One forward pass of two examples in eval mode (no randomness drawn, no state changed):
+    a model that cannot take the data's inputs, or whose outputs do not fit its targets, is
+    one sentence before training. A streamed dataset whose classes are unknown takes them
+    from the module's outputs."""
+    x, y = data.train.x[:2], data.train.y[:2]
+    was_training = net.training
+    net.eval()
+    try:
+        out = net(x)
+    except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else repr(exc)
+        raise DataValueError(f"the model cannot take the data's examples of shape "
+                             f"{data.input_shape} ({first}); give inputs of the shape it "
+                             "expects.") from None
+    finally:
+        net.train(was_training)
+    if data.task == "classification":
+        if out.dim() != 2:
+            raise DataValueError(f"a classifier must give logits (N, classes); the model gives "
+                                 f"outputs of shape {tuple(out.shape)}.")
+        if not data.classes:
+            data = dataclasses.replace(data, classes=tuple(map(str, range(out.shape[1]))))
+        if out.shape[1] < data.num_classes:
+            raise DataValueError(f"the model gives {out.shape[1]} outputs but y has labels up "
+                                 f"to {data.num_classes - 1}; it needs one output per class.")
+    elif data.task == "regression" and tuple(out.shape[1:]) != tuple(y.shape[1:]):
+        raise DataValueError(f"the model gives outputs of shape {tuple(out.shape[1:])} per "
+                             f"example but the targets y have {tuple(y.shape[1:])}.")
+    return data
+
+
+def _scheduler(factory, optimizer: torch.optim.Optimizer, payload: dict | None,
+               source: str | None, notes: list[str], progress: bool):
+    """`factory(optimizer)`, its state restored from a resumed checkpoint (the learning rates
+    then follow the stored schedule)."""
+    stored = (payload or {}).get("extra", {}).get("scheduler")
+    if factory is None:
+        if stored is not None:
+            raise ConfigError(f"{source} was trained with a learning-rate schedule; pass the "
+                              "same lr_scheduler= to fit to continue it.")
+        return None
+    scheduler = factory(optimizer)
+    plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    if plateau or not (hasattr(scheduler, "step") and hasattr(scheduler, "state_dict")):
+        raise ConfigTypeError(f"lr_scheduler must return a torch.optim.lr_scheduler stepped "
+                              f"once per step without arguments; it returned a "
+                              f"{type(scheduler).__name__}.")
+    if stored is not None:
+        scheduler.load_state_dict(stored)
+        for group, lr in zip(optimizer.param_groups, scheduler.get_last_lr(), strict=True):
+            group["lr"] = lr
+    elif payload is not None:
+        notes.append(f"{source} was trained without a learning-rate schedule; the schedule "
+                     f"starts at step {payload['step']}")
+        if progress:
+            print(notes[-1], file=stream(), flush=True)
+    return scheduler
+
+
+def _scheduler_state(scheduler) -> dict:
+    return {"scheduler": scheduler.state_dict()} if scheduler is not None else {}
+
+
 def _result(net: nn.Module, mcfg: ModelConfig | None, data: Dataset, result: TrainResult,
             dist: Dist) -> FitResult:
     return FitResult(net, mcfg, data.name, str(dist.device), result.steps,
                      result.train_seconds, result.history.rows, figures_on_test(net, data, dist),
-                     dist.world_size, result.best_step, tuple(data.classes))
+                     dist.world_size, result.best_step, tuple(data.classes),
+                     input_shape=data.input_shape, task=data.task)
 
 
 def figures_on_test(model: nn.Module, data: Dataset, dist: Dist | None = None) -> dict:
-    """Test "loss" and "accuracy" (classification) or "mse" (regression)."""
+    """Test "loss" and "accuracy" (classification) or "mse" (regression); empty when the data
+    has no test split."""
+    if not len(data.test):
+        return {}
     test = evaluate(model, data.test, data.task, dist=dist)
     metric = "accuracy" if data.task == "classification" else "mse"
     return {"loss": test["loss"], metric: test[metric]}
 
 
-def evaluate_checkpoint(path: str | Path, data: DataLike, run: RunConfig | None = None) -> dict:
+@dataclass
+class Evaluation:
+    """A checkpoint's figures on a dataset's test split."""
+
+    model: str
+    dataset: str
+    device: str
+    steps: int  # the optimizer steps the checkpoint had taken
+    test: dict  # "loss" and "accuracy" (classification) or "mse" (regression)
+    note: str | None = None  # a warning, e.g. the classes differ from the training data's
+
+    @property
+    def test_accuracy(self) -> float | None:
+        return self.test.get("accuracy")
+
+    def to_dict(self) -> dict:
+        """The figures as `layerwise eval --json` prints them."""
+        figures = {"model": self.model, "dataset": self.dataset, "device": self.device,
+                   "steps": self.steps, **{f"test_{k}": v for k, v in self.test.items()}}
+        return {**figures, "note": self.note} if self.note is not None else figures
+
+
+@dataclass
+class LearningCurve:
+    """Train and validation error against training-set size, and the files written."""
+
+    model: str
+    dataset: str
+    device: str
+    curve: list[dict]  # one row per size: train_size, train_error, val_error
+    csv: str
+    png: str
+
+    def to_dict(self) -> dict:
+        """The figures as `layerwise curve --json` prints them."""
+        return dataclasses.asdict(self)
+
+
+def evaluate_checkpoint(path: str | Path, data: DataLike, run: RunConfig | None = None
+                        ) -> Evaluation:
     """Load a supervised checkpoint and evaluate it on `data`'s test set."""
     run = run or RunConfig()
     device = setup_device(run)
@@ -302,20 +491,20 @@ def evaluate_checkpoint(path: str | Path, data: DataLike, run: RunConfig | None 
                           f"{path} has {mcfg.num_outputs} outputs; it cannot classify them.")
     model = build_model(mcfg).to(device)
     load_state_checked(model, payload, path)
-    figures = {"model": mcfg.name, "dataset": data.name, "device": str(device),
-               "steps": payload["step"],
-               **{f"test_{k}": v for k, v in figures_on_test(model, data).items()}}
+    result = Evaluation(mcfg.name, data.name, str(device), payload["step"],
+                        figures_on_test(model, data))
     trained = payload.get("extra", {})
     if trained.get("classes") and list(trained["classes"]) != list(data.classes):
-        figures["note"] = (f"{path} was trained on {trained.get('dataset') or 'other data'}, "
-                           f"whose classes ({', '.join(trained['classes'][:4])}, ...) are not "
-                           f"{data.name}'s ({', '.join(data.classes[:4])}, ...): the accuracy "
-                           "compares different labels.")
-    return figures
+        result.note = (f"{path} was trained on {trained.get('dataset') or 'other data'}, "
+                       f"whose classes ({', '.join(trained['classes'][:4])}, ...) are not "
+                       f"{data.name}'s ({', '.join(data.classes[:4])}, ...): the accuracy "
+                       "compares different labels.")
+    return result
 
 
 def learning_curve(model: ModelLike, data: DataLike, config: TrainConfig, sizes: list[int],
-                   out_dir: str, run: RunConfig | None = None, progress: bool = True) -> dict:
+                   out_dir: str, run: RunConfig | None = None, progress: bool = True
+                   ) -> LearningCurve:
     """The course's learning curve: train/validation error against training-set size."""
     from layerwise.train.curves import size_curve
 
@@ -327,6 +516,6 @@ def learning_curve(model: ModelLike, data: DataLike, config: TrainConfig, sizes:
                           f"examples of {data.name}.")
     mcfg = (ModelConfig(model) if isinstance(model, str) else model).sized_for(data)
     rows = size_curve(mcfg, data, config, sizes, out_dir, progress)
-    return {"model": mcfg.name, "dataset": data.name, "device": str(device), "curve": rows,
-            "csv": str(Path(out_dir) / "learning_curve.csv"),
-            "png": str(Path(out_dir) / "learning_curve.png")}
+    return LearningCurve(mcfg.name, data.name, str(device), rows,
+                         str(Path(out_dir) / "learning_curve.csv"),
+                         str(Path(out_dir) / "learning_curve.png"))

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from layerwise.data.datasets import Dataset, Split, epoch_batches
+from layerwise.data.datasets import Dataset, Split, StreamedSplit, epoch_batches
 from layerwise.device import native_bf16
 from layerwise.distributed import Dist
 from layerwise.errors import ConfigError, LayerwiseError
@@ -78,21 +78,20 @@ def loss_fn(task: str):
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, split: Split, task: str, batch_size: int = 2000,
+def evaluate(model: nn.Module, split: Split | StreamedSplit, task: str, batch_size: int = 2000,
              dist: Dist | None = None) -> dict:
     """Mean loss over `split` and accuracy (classification) or MSE (regression).
 
     With `dist` spanning K ranks, rank k evaluates the k-th contiguous K-th of `split` and the
-    sums are all-reduced, so the figures cover every example exactly once on every rank."""
+    sums are all-reduced, so the figures cover every example exactly once on every rank. A
+    streamed split is read whole, in the loader's batches."""
     was_training = model.training
     model.eval()
     n = len(split)
     lo, hi = (n * dist.rank // dist.world_size, n * (dist.rank + 1) // dist.world_size) \
         if dist is not None else (0, n)
     sums = torch.zeros(2, dtype=torch.float64, device=split.x.device)  # loss, correct
-    for start in range(lo, hi, batch_size):
-        stop = min(start + batch_size, hi)
-        x, y = split.x[start:stop], split.y[start:stop]
+    for x, y in split.batches(batch_size, lo, hi):
         out = model(x)
         sums[0] += loss_fn(task)(out, y, reduction="sum").double()
         if task == "classification":
@@ -131,7 +130,7 @@ def test_figures(data: Dataset):
 def train(model: nn.Module, data: Dataset, cfg: TrainConfig, *, progress: bool = True,
           start_step: int = 0, optimizer: torch.optim.Optimizer | None = None,
           batch_state: torch.Tensor | None = None, monitor=None, checkpoint=None,
-          dist: Dist | None = None) -> TrainResult:
+          dist: Dist | None = None, scheduler=None) -> TrainResult:
     """Train `model` on `data.train` until `cfg`'s total step count, starting at `start_step`.
 
     Batch order: each epoch is one `randperm` from a generator seeded with `cfg.seed`. When
@@ -146,6 +145,10 @@ def train(model: nn.Module, data: Dataset, cfg: TrainConfig, *, progress: bool =
     permutation and takes the k-th contiguous K-th of each global batch of B. Its loss is the
     sum over its examples times K / B, so DDP's average of the K gradients is the gradient of
     the global batch's mean loss however the batch divides.
+
+    A streamed `data.train` (a DataLoader too big for the device) gives its own batches, one
+    per step, moved to the device as they come; an epoch is one pass over the loader.
+    `scheduler` (a torch.optim.lr_scheduler) is stepped after every optimizer step.
     """
     device = data.train.x.device
     ranks = dist.world_size if dist is not None and dist.active else 1
@@ -154,15 +157,24 @@ def train(model: nn.Module, data: Dataset, cfg: TrainConfig, *, progress: bool =
         model.to(memory_format=torch.channels_last)
     net = dist.wrap(model) if ranks > 1 else model
     task, n = data.task, len(data.train)
-    batch = cfg.batch_for(n)
-    total = cfg.total_steps(n)
-    per_epoch = math.ceil(n / batch)
+    streamed = isinstance(data.train, StreamedSplit)
+    if streamed:
+        _check_streamed(cfg, ranks)
+        per_epoch = len(data.train.loader)
+        total = cfg.steps if cfg.steps is not None else per_epoch * (cfg.epochs or 1)
+    else:
+        batch = cfg.batch_for(n)
+        total = cfg.total_steps(n)
+        per_epoch = math.ceil(n / batch)
     eval_every = cfg.eval_every or per_epoch
     if optimizer is None:
         optimizer = build_optimizer(cfg.optimizer, model.parameters(), cfg.lr, cfg.momentum)
     match_state_layouts(optimizer)  # a resumed state may be in another layout than the model
     if cfg.cuda_graphs and ranks > 1:
         raise ConfigError(f"--cuda-graphs trains in one process; this run has {ranks} ranks.")
+    if cfg.cuda_graphs and scheduler is not None:
+        raise ConfigError("--cuda-graphs replays each step with its learning rate fixed at "
+                          "capture; a learning-rate schedule needs it off.")
     autocast = precision_context(cfg.precision, device)
 
     def batch_loss(idx: torch.Tensor) -> torch.Tensor:
@@ -171,6 +183,10 @@ def train(model: nn.Module, data: Dataset, cfg: TrainConfig, *, progress: bool =
         mine = idx if ranks == 1 else \
             idx[len(idx) * dist.rank // ranks:len(idx) * (dist.rank + 1) // ranks]
         x, y = data.train.x.index_select(0, mine), data.train.y.index_select(0, mine)
+        return loss_of(x, y, len(idx))
+
+    def loss_of(x: torch.Tensor, y: torch.Tensor, B: int) -> torch.Tensor:
+        """The loss of this process's examples (x, y) of a global batch of B."""
         if cfg.shift and x.dim() == 4:
             x = random_shift(x, cfg.shift)
         if channels_last:
@@ -181,7 +197,7 @@ def train(model: nn.Module, data: Dataset, cfg: TrainConfig, *, progress: bool =
             else:
                 per_example = 1 if task == "classification" else y[0].numel()
                 loss = loss_fn(task)(net(x), y, reduction="sum") * (
-                    ranks / (len(idx) * per_example))
+                    ranks / (B * per_example))
         loss = loss.float()
         return loss + cfg.l2 * l2_penalty(model) if cfg.l2 else loss
 
@@ -197,17 +213,20 @@ def train(model: nn.Module, data: Dataset, cfg: TrainConfig, *, progress: bool =
     start = time.perf_counter()
     while step < total:
         epoch_state = generator.get_state()
-        for i, idx in enumerate(epoch_batches(n, batch, generator)):
+        epoch = data.train.batches() if streamed else epoch_batches(n, batch, generator)
+        for i, idx in enumerate(epoch):
             if i < skip:
                 continue
             if graphed is not None:
                 loss = graphed.run(idx)
             else:
-                loss = batch_loss(idx)
+                loss = loss_of(*idx, len(idx[0])) if streamed else batch_loss(idx)
                 optimizer.zero_grad(set_to_none=True)
                 with dist.guard("the gradient all-reduce") if ranks > 1 else nullcontext():
                     loss.backward()
                 optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
             running += loss.detach()
             count += 1
             step += 1
@@ -248,6 +267,16 @@ def train(model: nn.Module, data: Dataset, cfg: TrainConfig, *, progress: bool =
     if best_state is not None:
         model.load_state_dict(best_state)
     return TrainResult(step, seconds, history, best_step)
+
+
+def _check_streamed(cfg: TrainConfig, ranks: int) -> None:
+    """What a run on a streamed DataLoader cannot do, in one sentence each."""
+    if cfg.optimizer == "gd":
+        raise ConfigError("TrainConfig.optimizer 'gd' takes the whole training set every step, "
+                          "which a streamed DataLoader cannot hold; use sgd, momentum or adam.")
+    if ranks > 1 or cfg.cuda_graphs:
+        raise ConfigError("a streamed DataLoader trains in one process without CUDA graphs; "
+                          "pass tensors (or stream=False) for data parallel or graphed runs.")
 
 
 def evaluation_line(row: dict, elapsed: float) -> str:
