@@ -63,8 +63,10 @@ def test_labs_say_what_they_ran_and_show_the_courses_figures(capsys):
     assert out[0].startswith("Lab 4: W x + b fitted by gradient descent, lr 0.01")
     assert any(line.startswith("beside the course") for line in out)
     rows = {r["figure"]: r for r in json.loads(out[-1])["course"]}
-    assert rows["W"]["course"] == -0.9999969 and abs(rows["W"]["difference"]) < 1e-7
-    assert abs(rows["b"]["difference"]) < 1e-7 and abs(rows["loss"]["difference"]) < 1e-15
+    # float32 gradient descent: the last bits depend on the CPU's kernels (1.2e-7 for b on an
+    # AVX-512 machine, under 1e-7 on AVX2), a few float32 ulps of values near 1
+    assert rows["W"]["course"] == -0.9999969 and abs(rows["W"]["difference"]) < 5e-7
+    assert abs(rows["b"]["difference"]) < 5e-7 and abs(rows["loss"]["difference"]) < 1e-15
     assert main(["lab", "6", "--steps", "20", "--device", "cpu", "--quiet"]) == 0
     out = capsys.readouterr().out
     assert "test_accuracy" in out and "0.92" in out and "full MNIST" in out
