@@ -61,11 +61,6 @@ def torchrun_argv(args) -> list[str]:
             raise ConfigError("--join-timeout and --connect-timeout must be positive numbers "
                               "of seconds.")
         check_endpoint(args.rdzv_endpoint)
-        from layerwise.distributed.launcher import probe_rendezvous
-
-        why = probe_rendezvous(args.rdzv_endpoint, args.connect_timeout)
-        if why:
-            raise ConfigError(f"--rdzv-endpoint {why}.")
         argv += ["--nnodes", str(args.nnodes), "--rdzv-backend", "c10d", "--rdzv-endpoint",
                  args.rdzv_endpoint, "--rdzv-id", args.rdzv_id, "--rdzv-conf",
                  f"join_timeout={args.join_timeout:g},read_timeout={args.connect_timeout:g}"]
@@ -100,6 +95,10 @@ def cmd_launch(args) -> int:
     from layerwise.distributed import launcher
 
     argv = torchrun_argv(args)
+    if args.rdzv_endpoint:  # before torchrun, which would wait on a silent endpoint forever
+        why = launcher.probe_rendezvous(args.rdzv_endpoint, args.connect_timeout)
+        if why:
+            raise ConfigError(f"--rdzv-endpoint {why}.")
     env = launch_env(args.nproc_per_node)
     command = argv[len(argv) - len(args.command) + (args.command[:1] == ["--"]):]
     where = "on this machine only" if args.nnodes == 1 and not args.rdzv_endpoint else \
