@@ -63,8 +63,8 @@ def test_ddp_on_two_hosts_equals_one_process(hosts, tmp_path):
     assert "launch: 1 rank(s) on lwhost1 of 2 on 2 machines" in results[1][2]
     one = torch.load(tmp_path / "one.pt", weights_only=True)["state"]
     two = torch.load(tmp_path / "two.pt", weights_only=True)["state"]
-    for k in one:
-        torch.testing.assert_close(two[k], one[k], rtol=0, atol=1e-6, msg=k)
+    for k in one:  # Adam: 5e-5, as tests/test_ddp.py's ADAM_ATOL says why
+        torch.testing.assert_close(two[k], one[k], rtol=0, atol=5e-5, msg=k)
 
 
 @pytest.mark.hosts

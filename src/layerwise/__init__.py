@@ -26,9 +26,11 @@ _EXPORTS = {
     "ParallelConfig": "layerwise.rbm", "RBMResult": "layerwise.rbm",
     "fit_rbm": "layerwise.rbm", "train_rbm": "layerwise.rbm", "load_rbm": ("layerwise.rbm", "load"),
     "train_dbn": ("layerwise.rbm.dbn", "train_dbn"),
+    "DBNResult": ("layerwise.rbm.dbn", "DBNResult"),
     "resume_recipe": "layerwise.resume", "Recipe": "layerwise.resume",
     "LayerwiseError": "layerwise.errors", "ConfigError": "layerwise.errors",
-    "DataError": "layerwise.errors",
+    "DataError": "layerwise.errors", "DataValueError": "layerwise.errors",
+    "DataTypeError": "layerwise.errors",
 }
 __all__ = ["__version__", *_EXPORTS]
 

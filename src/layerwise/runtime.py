@@ -64,7 +64,7 @@ def as_dataset(data: DataLike, run: RunConfig, seed: int, device: torch.device,
     data in Python ((X, y), a torch Dataset or DataLoader: see `layerwise.data.adapt`, whose
     `task`, `validation_data`, `stream` and `batch_size` these are), or a bare tensor or array
     of examples (N, ...) used whole for training, without labels."""
-    from layerwise.data.adapt import as_inputs, is_torch_data, supervised_dataset
+    from layerwise.data.adapt import as_inputs, is_torch_data, refuse_kind, supervised_dataset
 
     if isinstance(data, str):  # named as given (a synthetic spec keeps its options)
         data = dataclasses.replace(load_dataset(
@@ -76,6 +76,8 @@ def as_dataset(data: DataLike, run: RunConfig, seed: int, device: torch.device,
         return supervised_dataset(data, task=task, validation_data=validation_data,
                                   val_size=run.val_size, seed=seed, device=device,
                                   stream=stream, batch_size=batch_size)
+    if task is not None or not (isinstance(data, list) or hasattr(data, "__array__")):
+        refuse_kind(data)  # a supervised run needs labels; anything else is no array
     x = as_inputs(data, "data")
     empty = Split(x[:0], torch.zeros(0))
     return Dataset("array", "unsupervised", Split(x, torch.zeros(len(x))), None, empty).to(device)

@@ -56,17 +56,17 @@ def numeric_tensor(value, arg: str) -> torch.Tensor:
     else:
         try:
             a = np.asarray(value)
-        except ValueError as exc:
-            raise DataValueError(f"{arg} is ragged: its examples have different shapes "
-                                 f"({str(exc).split(';')[0].split('. ')[-1]}); pad or crop "
-                                 "them to one shape first.") from None
+        except ValueError:
+            raise DataValueError(f"{arg} is ragged: its examples have different shapes; pad "
+                                 "or crop them to one shape first.") from None
         if a.dtype == object:
             raise DataTypeError(f"{arg} is an array of Python objects (dtype object), not of "
                                 "numbers: stack its items into one numeric array first, e.g. "
                                 "np.stack(items).astype('float32').")
         if a.dtype.kind not in "biuf":
-            raise DataTypeError(f"{arg} holds {a.dtype} values, not numbers; layerwise trains "
-                                "on integers, floats or booleans.")
+            what = f"text (dtype {a.dtype})" if a.dtype.kind in "US" else f"{a.dtype} values"
+            raise DataTypeError(f"{arg} holds {what}, not numbers; layerwise trains on "
+                                "integers, floats or booleans (encode labels as 0..K-1).")
         t = torch.from_numpy(np.ascontiguousarray(a))
     if t.is_complex():
         raise DataTypeError(f"{arg} holds complex numbers; give real numbers (e.g. the "
@@ -134,6 +134,14 @@ def labelled_split(data, task: str | None, arg: str) -> tuple[Split, str]:
     return Split(x, y), task
 
 
+def refuse_kind(data, arg: str = "data") -> None:
+    """Refuse what is neither a name, a dataset, a pair nor an array, in one sentence."""
+    size = f" of length {len(data)}" if isinstance(data, tuple | list) else ""
+    raise DataTypeError(f"{arg} must be a dataset name, a layerwise Dataset, (X, y), a torch "
+                        f"Dataset or a DataLoader of (x, y) pairs; got "
+                        f"{type(data).__name__}{size}.")
+
+
 def _pair(data, arg: str):
     from torch.utils.data import TensorDataset
 
@@ -144,10 +152,7 @@ def _pair(data, arg: str):
         return data.tensors
     if isinstance(data, (tuple, list)) and len(data) == 2:
         return data
-    size = f" of length {len(data)}" if isinstance(data, tuple | list) else ""
-    raise DataTypeError(f"{arg} must be a dataset name, a layerwise Dataset, (X, y), a torch "
-                        f"Dataset or a DataLoader of (x, y) pairs; got "
-                        f"{type(data).__name__}{size}.")
+    refuse_kind(data, arg)
 
 
 def is_torch_data(data) -> bool:

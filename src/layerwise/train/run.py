@@ -236,6 +236,9 @@ def _fit(model, data, cfg: TrainConfig, run: RunConfig, dist: Dist, checkpoint, 
         data = as_dataset(data, run, cfg.seed, dist.device, progress, task=_task_of(model),
                           validation_data=inputs.validation_data, stream=inputs.stream,
                           batch_size=cfg.batch_size)
+    if data.task == "unsupervised":
+        raise DataValueError(f"fit trains on labelled examples and {data.name} has no labels; "
+                             "give (X, y), a Dataset of (x, y) pairs or a labelled dataset.")
     trained_on = (payload or {}).get("extra", {}).get("dataset")
     if run.resume and trained_on and trained_on != data.name:
         notes.append(f"resuming {run.resume} on {data.name}; it was trained on {trained_on}")
