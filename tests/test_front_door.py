@@ -245,3 +245,27 @@ def test_dbn_evaluation_and_learning_curve_return_typed_results(mnist, tmp_path)
     curve = learning_curve("softmax", (x, y), QUICK, [50, 100], str(tmp_path), RUN,
                            progress=False)
     assert [r["train_size"] for r in curve.to_dict()["curve"]] == [50, 100]
+
+
+def test_a_sequential_of_torch_layers_is_rebuilt_layer_by_layer(tmp_path):
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4),
+                        nn.LeakyReLU(0.2), nn.MaxPool2d(2), nn.Flatten(), nn.Dropout(0.25),
+                        nn.Linear(4 * 14 * 14, 10)).eval()
+    loaded = lw.load_model(lw.save_model(net, tmp_path / "seq.pt"))
+    assert [type(m) for m in loaded] == [type(m) for m in net]
+    assert loaded[0].bias is None and loaded[2].negative_slope == 0.2
+    assert loaded[3].kernel_size == 2 and loaded[5].p == 0.25
+    x = torch.randn(3, 1, 28, 28)
+    assert same_weights(loaded, net) and torch.equal(loaded(x), net(x))
+
+
+def test_a_sequential_holding_an_unrecordable_module_asks_for_the_module(tmp_path):
+    class Scale(nn.Module):
+        def __init__(self, factor):
+            super().__init__()
+            self.w = nn.Parameter(torch.full((int(factor),), 1.0))
+
+    path = lw.save_model(nn.Sequential(nn.Linear(3, 2), Scale(2)), tmp_path / "s.pt")
+    with pytest.raises(LayerwiseError, match=r"could not be recorded.*module=Sequential"):
+        lw.load_model(path)

@@ -13,9 +13,11 @@ loads the weights into the module given.
 
 from __future__ import annotations
 
+import inspect
 import sys
 from pathlib import Path
 
+import torch
 from torch import nn
 
 from layerwise.checkpoint import (
@@ -53,10 +55,10 @@ def save_model(model, path: str | Path, *, model_config=None, init_args: dict | 
                               f"a {type(model).__name__}.")
     if model_config is not None:
         record = model_config.to_dict()
+    elif init_args:
+        record = {**custom_record(model), "init_args": _plain_args(init_args)}
     else:
-        record = custom_record(model)
-        if init_args:
-            record["init_args"] = _plain_args(init_args)
+        record = module_record(model)
     return save_checkpoint(path, kind="supervised", model_config=record,
                            state=model.state_dict(), step=step, extra=extra)
 
@@ -79,6 +81,12 @@ def load_model(path: str | Path, module: nn.Module | None = None) -> nn.Module:
         return module.eval()
     if payload["model"].get("name") == CUSTOM["name"]:
         model = _rebuild(payload["model"], path)
+        if model is None:
+            name = str(payload["model"].get("class", "module"))
+            raise DataError(f"{path} holds the weights of a {name} whose construction could "
+                            "not be recorded when it was saved (give save_model its init_args "
+                            "to record it); pass the module: load_model(path, "
+                            f"module={name.rsplit('.', 1)[-1]}(...)).")
     else:
         model = build_stored(build_model, stored_config(ModelConfig, payload["model"], path,
                                                         "model"), path)
@@ -86,9 +94,64 @@ def load_model(path: str | Path, module: nn.Module | None = None) -> nn.Module:
     return model.eval()
 
 
-def _rebuild(record: dict, path) -> nn.Module:
+def module_record(model: nn.Module) -> dict:
+    """How to rebuild `model` without its code: an nn.Sequential as the records of its layers,
+    any other module as its class and the constructor arguments read back from the attributes
+    of the same names (torch.nn's layers keep them: Linear's in_features, Conv2d's padding,
+    Dropout's p). The record is tried here, by building it and comparing parameter and buffer
+    shapes; one that does not rebuild the module is marked so ("rebuilds": False), and
+    `load_model` then asks for the module instead of building a wrong one."""
+    from layerwise.train.run import custom_record
+
+    if type(model) is nn.Sequential:
+        layers = [module_record(m) for m in model]
+        return {**custom_record(model), "layers": layers,
+                "rebuilds": all(r.get("rebuilds", True) for r in layers)}
+    record = {**custom_record(model), "init_args": _attribute_args(model)}
+    try:
+        rebuilt = type(model)(**record["init_args"])
+        ok = _shapes(rebuilt) == _shapes(model)
+    except Exception:  # a user's constructor may raise anything: then it is not rebuildable
+        ok = False
+    return record if ok else {**custom_record(model), "rebuilds": False}
+
+
+def _attribute_args(model: nn.Module) -> dict:
+    """The constructor's keyword arguments that `model` keeps as attributes of the same name
+    and plain value; a bool argument kept as a tensor or None (Linear's bias) is whether it is
+    there."""
+    try:
+        params = inspect.signature(type(model).__init__).parameters
+    except (TypeError, ValueError):
+        return {}
+    args = {}
+    for name, p in params.items():
+        if name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) or \
+                not hasattr(model, name):
+            continue
+        value = getattr(model, name)
+        if isinstance(p.default, bool) and (value is None or isinstance(value, torch.Tensor)):
+            value = value is not None
+        try:
+            args[name] = _plain_args({name: value})[name]
+        except ConfigTypeError:
+            continue  # not a plain value: left to the constructor's default
+    return args
+
+
+def _shapes(model: nn.Module) -> dict:
+    return {k: tuple(v.shape) for k, v in model.state_dict().items()}
+
+
+def _rebuild(record: dict, path) -> nn.Module | None:
     """A user module from its recorded class (looked up among imported modules only) and
-    init_args."""
+    init_args, an nn.Sequential from its layers' records; None where the record says the
+    module could not be recorded."""
+    if record.get("rebuilds") is False:
+        return None
+    if isinstance(record.get("layers"), list):
+        layers = [_rebuild(r if isinstance(r, dict) else {}, path) for r in record["layers"]]
+        return None if any(m is None for m in layers) else nn.Sequential(*layers)
     name = record.get("class")
     if not isinstance(name, str):
         raise DataError(f"{path} holds a model built outside layerwise without its class; load "
