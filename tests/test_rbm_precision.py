@@ -22,15 +22,18 @@ def _patterns(n=400, V=12, seed=0):
 
 
 def _bf16(a, b):
-    return (a.bfloat16() @ b.bfloat16()).float()
+    """a @ b from bfloat16-rounded operands, exactly accumulated, as float32: what the CPU's
+    bfloat16 products compute up to float32 accumulation order."""
+    return (a.bfloat16().double() @ b.bfloat16().double()).float()
 
 
 def test_bf16_step_is_cd1_with_bfloat16_products():
-    rbm = RBM(RBMConfig(6, 4), torch.Generator().manual_seed(0))
+    # Sizes above what oneDNN leaves in float32 (products of a few thousand multiply-adds).
+    rbm = RBM(RBMConfig(40, 24), torch.Generator().manual_seed(0))
     rbm.W.normal_(0, 0.7, generator=torch.Generator().manual_seed(3))  # weights bf16 must round
     W0, bv0, bh0 = rbm.W.clone(), rbm.b_vis.clone(), rbm.b_hid.clone()
-    v = _patterns(n=10, V=6)
-    trainer = CDTrainer(rbm, CDConfig(lr=0.1, momentum=0.0, weight_decay=0.01, batch_size=10,
+    v = _patterns(n=20, V=40)
+    trainer = CDTrainer(rbm, CDConfig(lr=0.1, momentum=0.0, weight_decay=0.01, batch_size=20,
                                       matmul="bf16"))
     g = torch.Generator().manual_seed(0)
     g.set_state(trainer.sampler.get_state())
@@ -41,7 +44,7 @@ def test_bf16_step_is_cd1_with_bfloat16_products():
     v_neg = torch.sigmoid(_bf16(h, W0.T) + bv0)
     h_neg = torch.sigmoid(_bf16(v_neg, W0) + bh0)
     stat = _bf16(torch.cat([v, v_neg]).T, torch.cat([h_pos, -h_neg]))
-    W1 = W0 + 0.1 * (stat / 10 - 0.01 * W0)
+    W1 = W0 + 0.1 * (stat / 20 - 0.01 * W0)
     torch.testing.assert_close(rbm.W, W1, rtol=1e-6, atol=1e-7)
     torch.testing.assert_close(rbm.b_hid, bh0 + 0.1 * (h_pos - h_neg).mean(0))
     # ... and it is not the float32 step: the reconstruction of full products differs.
@@ -49,11 +52,11 @@ def test_bf16_step_is_cd1_with_bfloat16_products():
 
 
 def test_products_return_to_full_precision_outside_the_context():
-    rbm = RBM(RBMConfig(30, 20), torch.Generator().manual_seed(0))
-    v = torch.rand(5, 30, generator=torch.Generator().manual_seed(1))
+    rbm = RBM(RBMConfig(40, 24), torch.Generator().manual_seed(0))
+    v = torch.rand(20, 40, generator=torch.Generator().manual_seed(1))
     with rbm.product_precision("bf16"):
         inside = rbm.hidden_input(v)
-        assert torch.equal(inside, _bf16(v, rbm.W) + rbm.b_hid)
+        torch.testing.assert_close(inside, _bf16(v, rbm.W) + rbm.b_hid, rtol=1e-6, atol=1e-6)
     torch.testing.assert_close(rbm.hidden_input(v), v @ rbm.W + rbm.b_hid)
     assert not torch.equal(inside, rbm.hidden_input(v))
 
@@ -61,14 +64,15 @@ def test_products_return_to_full_precision_outside_the_context():
 @pytest.mark.parametrize("visible", ["binary", "gaussian"])
 def test_bf16_learning_tracks_full_precision(visible):
     """The same run with float32 and bf16 products: after 30 epochs the two models differ
-    (rounding changes some samples) but fit the data equally well."""
-    x = _patterns(V=12)
+    (rounding changes some samples) but fit the data equally well. 64 visible units and batches
+    of 64, so that the products are large enough for oneDNN to take them in bfloat16."""
+    x = _patterns(n=640, V=64)
     if visible == "gaussian":
         x = (x - x.mean(0)) / x.std(0)
     runs = {}
     for matmul in ("full", "bf16"):
-        rbm = RBM(RBMConfig(12, 8, visible=visible), torch.Generator().manual_seed(1))
-        cfg = CDConfig(epochs=30, batch_size=20, lr=0.05 if visible == "binary" else 0.01,
+        rbm = RBM(RBMConfig(64, 8, visible=visible), torch.Generator().manual_seed(1))
+        cfg = CDConfig(epochs=30, batch_size=64, lr=0.05 if visible == "binary" else 0.01,
                        matmul=matmul)
         runs[matmul] = (rbm, run_epochs(CDTrainer(rbm, cfg), x)[-1].recon_error)
     (full, err_full), (low, err_low) = runs["full"], runs["bf16"]

@@ -105,6 +105,25 @@ def tf32_products(enabled: bool) -> Iterator[None]:
         cuda_matmul.fp32_precision = previous
 
 
+@contextmanager
+def bf16_products_on_cpu(enabled: bool) -> Iterator[None]:
+    """Inside, CPU float32 matrix products take bfloat16 operands, multiply them in hardware
+    (AMX or AVX-512 BF16) and accumulate and return float32 (oneDNN's "bf16" precision for
+    float32 matmuls, the CPU's analogue of TensorFloat-32). Products write into float32 tensors
+    directly, so an in-place `addmm_` stays one pass: no bfloat16 copies of the operands or the
+    result are made by the caller."""
+    if not enabled:
+        yield
+        return
+    cpu_matmul = torch.backends.mkldnn.matmul
+    previous = cpu_matmul.fp32_precision
+    cpu_matmul.fp32_precision = "bf16"
+    try:
+        yield
+    finally:
+        cpu_matmul.fp32_precision = previous
+
+
 def capture_graph(device: torch.device, warm_up: Callable[[], None], record: Callable[[], T],
                   generators: Iterable[torch.Generator] = ()) -> tuple[torch.cuda.CUDAGraph, T]:
     """Run warm_up() on a side stream (cuBLAS handles, lazily created state), then capture

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from layerwise.device import check_fits, native_bf16, tf32_products
+from layerwise.device import bf16_products_on_cpu, check_fits, native_bf16, tf32_products
 from layerwise.errors import ConfigError
 from layerwise.names import MATMUL_PRECISIONS
 from layerwise.rbm.config import RBMConfig  # noqa: F401 - its home; re-exported here
@@ -68,18 +68,22 @@ class RBM(nn.Module):
 
         "full": the storage dtype. "tf32": float32 products on TensorFloat-32 tensor cores
         (10-bit mantissas, float32 accumulation; CUDA only). "bf16": operands rounded to
-        bfloat16 (8-bit mantissas), products accumulated in float32 and returned as float32;
-        W is rounded once on entry, so leave the context before the weights change and enter
-        it again after. Biases, sigmoids, sampling and updates stay in the storage dtype.
+        bfloat16 (8-bit mantissas), products accumulated in float32. On a CPU oneDNN does it
+        inside float32 products (`bf16_products_on_cpu`), which return float32 unrounded; on
+        CUDA W is rounded once on entry (leave the context before the weights change and enter
+        it again after) and products return bfloat16, widened to float32. Biases, sigmoids,
+        sampling and updates stay in the storage dtype.
         """
         check_product_precision(precision, self.W)
-        with tf32_products(precision == "tf32"):
-            if precision == "bf16":
+        on_cpu = self.W.device.type == "cpu"
+        with tf32_products(precision == "tf32"), \
+                bf16_products_on_cpu(precision == "bf16" and on_cpu):
+            if precision == "bf16" and not on_cpu:
                 if self._W_low is None or self._W_low.shape != self.W.shape \
                         or self._W_low.device != self.W.device:
                     self._W_low = torch.empty_like(self.W, dtype=torch.bfloat16)
                 self._W_low.copy_(self.W)
-            self._low = precision == "bf16"
+            self._low = precision == "bf16" and not on_cpu  # the CPU's products do it
             try:
                 yield
             finally:

@@ -119,7 +119,7 @@ class CDTrainer:
         # One GEMM for both phases: [x_pos; x_neg]^T [h_pos; -h_neg] = x_pos^T h_pos - x_neg^T h_neg
         X = torch.cat([x_pos, x_neg])  # (2B, V)
         Hs = torch.cat([h_pos, h_neg.neg()])  # (2B, H)
-        if cfg.matmul == "bf16":
+        if cfg.matmul == "bf16" and X.device.type != "cpu":
             vel["W"].mul_(m).add_(self._statistic_bf16(X, Hs), alpha=lr / B)
         else:
             vel["W"].addmm_(X.T, Hs, beta=m, alpha=lr / B)
@@ -137,7 +137,8 @@ class CDTrainer:
             rbm.clamp_sigma()
 
     def _statistic_bf16(self, X: torch.Tensor, Hs: torch.Tensor) -> torch.Tensor:
-        """X^T Hs (V, H) from bfloat16 operands, as float32. The product and its conversion go
+        """X^T Hs (V, H) from bfloat16 operands, as float32, on CUDA (on a CPU the float32
+        addmm_ above takes bfloat16 operands itself, inside `product_precision`). The product and its conversion go
         into buffers kept from batch to batch: fresh V x H memory every batch costs more than
         the product, and adding the bfloat16 result to float32 directly is slower still."""
         V, H = X.shape[1], Hs.shape[1]
