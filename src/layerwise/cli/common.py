@@ -45,6 +45,14 @@ class HelpFormatter(argparse.HelpFormatter):
             return text
         return f"{text} (default: {str(default).replace('%', '%%')})"
 
+    def _fill_text(self, text, width, indent):
+        """Paragraphs are filled; the lines of one whose lines after the first are indented
+        (a list of examples) are kept as written."""
+        fill = super()._fill_text
+        return "\n\n".join("\n".join(indent + line for line in para.splitlines())
+                           if "\n  " in para else fill(para, width, indent)
+                           for para in text.split("\n\n"))
+
 
 def show_progress(args) -> bool:
     """Whether the command reports progress as it works (not under --quiet)."""

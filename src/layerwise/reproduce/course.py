@@ -57,7 +57,7 @@ def run(plan: Plan, out: Path, progress: bool = True) -> tuple[list[Row], list[P
     rows, plots = [], []
     _say(progress, "course: Lab 4, linear regression by gradient descent")
     _, f4 = lab4(LabOptions(progress=False))
-    for name, printed in COURSE[4]:
+    for name, printed in ((p.figure, p.value) for p in COURSE[4]):
         tol = 1e-4 if name != "loss" else 1e-8
         rows.append(Row("course", "Lab 4", name, printed, f4[name], "", "agrees" if
                         abs(f4[name] - printed) <= tol else "differs", "layerwise lab 4",

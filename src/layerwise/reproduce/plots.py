@@ -6,19 +6,11 @@ from pathlib import Path
 
 
 def lab4(table: list, out: Path, final: tuple | None = None) -> Path:
-    """W, b and the loss (log axis: it falls to 1e-11) against step; `final` (step, W, b,
-    loss) adds the last step where the table, printed every 100 steps, stops short of it."""
-    from layerwise.plots import plot
+    """W, b and the loss (log axis: it falls to 1e-11) against step, as `layerwise lab 4
+    --plots` draws them (layerwise.labs.plots.convergence)."""
+    from layerwise.labs.plots import convergence
 
-    if final is not None and (not table or table[-1][0] < final[0]):
-        table = [*table, list(final)]
-    steps = [r[0] for r in table]
-    return plot(out / "lab4-convergence.png", "gradient-descent step",
-                {"W": [r[1] for r in table], "b": [r[2] for r in table]}, steps,
-                "Lab 4: gradient descent on the course's four points, to W = -1, b = 1; "
-                f"final loss {table[-1][3]:.2g}", "parameter value",
-                right={"loss": [max(r[3], 1e-12) for r in table]},
-                right_label="loss (mean squared error)", x_from_zero=True)
+    return convergence(table, out / "lab4-convergence.png", final)
 
 
 def curves(h6: list[dict], h7: list[dict], out: Path,
