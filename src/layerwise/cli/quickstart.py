@@ -39,10 +39,12 @@ def run(args) -> int:
     device = resolve_device(run.device)
     data = load_dataset(DATASET, seed=args.seed, device=device)
     recipes = {
-        # The course's Lab 6 recipe: gradient descent, learning rate 0.5, 1000 steps of 100.
+        # The course's Lab 6 recipe: its GradientDescentOptimizer on mini-batches, learning
+        # rate 0.5, 1000 steps of 100.
         "softmax": (TrainConfig(optimizer="sgd", lr=0.5, batch_size=100, steps=1000,
                                 seed=args.seed),
-                    "Lab 6: GD lr 0.5, 1,000 steps of 100", "92 % on full MNIST"),
+                    "Lab 6: SGD lr 0.5 (the course's GradientDescentOptimizer on mini-batches "
+                    "of 100), 1,000 steps", "92 % on full MNIST"),
         # Lab 7's net with dropout 0.5; Adam at 1e-3 rather than the course's 1e-4, because
         # quickstart runs a tenth of the course's 20,000 steps or fewer.
         "deepnn": (TrainConfig(optimizer="adam", lr=1e-3, batch_size=50,

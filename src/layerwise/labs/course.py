@@ -22,7 +22,7 @@ RECIPES = {
     4: "W x + b fitted by gradient descent, lr 0.01, 1,000 steps on x = 1..4, y = 0..-3",
     5: "the same linear regression as an estimator, train and separate evaluation points",
     6: "softmax regression (Lab 6): SGD lr 0.5 (the course's GradientDescentOptimizer on "
-       "mini-batches of 100), 1,000 steps of 100",
+       "mini-batches of 100), 1,000 steps",
     7: "deepnn (Lab 7): conv 5x5x32, pool, conv 5x5x64, pool, fc 1024, dropout 0.5; Adam 1e-4, "
        "20,000 steps of 50",
     8: "tensors placed on devices explicitly, and a GPU memory cap",
@@ -35,8 +35,8 @@ SAID = {
        'evaluated only in session", so print(node1, node2, node3) shows three Tensor objects, '
        'then sess.run printed [3.0, 4.0] and "sess.run(node3): 7.0".',
     2: 'placeholders a and b are "substituted by any data via dictionary": adder_node = a + b '
-       "and add_and_triple = adder_node * 3. run on {a: 3, b: 4.5} and {a: [1,3], b: [2, 4]} "
-       "printed 7.5 [3. 7.] 22.5.",
+       "run on {a: 3, b: 4.5} and on {a: [1,3], b: [2, 4]}, and add_and_triple = adder_node * "
+       "3. on the first, printed the output 7.5 [3. 7.] 22.5.",
     3: "Variables W = [.3], b = [-.3], linear_model = W * x + b and loss = "
        "reduce_sum(square(linear_model - y)) on x = [1,2,3,4], y = [0,-1,-2,-3], then "
        "tf.assign(W, [-1.]), tf.assign(b, [1.]); printed [ 0. 0.30000001 0.60000002 "

@@ -73,26 +73,29 @@ def learning_curves(history: list[dict], path: Path, title: str) -> Path:
     return _save(fig, path)
 
 
-def transfer(histories: dict[str, list[dict]], accuracies: dict[str, float], path: Path,
-             title: str) -> Path:
-    """Lab 9: each training's loss against step (left) and each net's test accuracy (right,
-    the value written on its bar)."""
+def transfer(histories: dict[str, list[dict]], accuracies: dict[str, tuple[float, str]],
+             path: Path, title: str) -> Path:
+    """Lab 9: each training's loss against step (left) and each net's test accuracy (right:
+    label -> (accuracy, the training it comes from), its bar in that training's colour and
+    the value written on it)."""
     plt = _pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4.3), layout="constrained",
                                       width_ratios=(3, 2))
-    every = []
+    colour, every = {}, []
     for (label, history), marker in zip(histories.items(), "os^", strict=False):
         steps = [r["step"] for r in history]
-        left.plot(steps, [r["train_loss"] for r in history], marker=marker, label=label)
+        line, = left.plot(steps, [r["train_loss"] for r in history], marker=marker, label=label)
+        colour[label] = line.get_color()
         every += steps
     _loss_axis(left, [r["train_loss"] for h in histories.values() for r in h],
                "training loss (mean since the last point)")
     _step_axis(left, every)
     left.legend(fontsize=8, loc="upper right")
-    names = list(accuracies)
-    bars = right.barh(range(len(names)), list(accuracies.values()), color="#4a8")
-    right.bar_label(bars, [f"{v:.4f}" for v in accuracies.values()], padding=3, fontsize=8)
-    right.set_yticks(range(len(names)), names, fontsize=8)
+    values = [v for v, _ in accuracies.values()]
+    bars = right.barh(range(len(values)), values,
+                      color=[colour.get(run, "#888") for _, run in accuracies.values()])
+    right.bar_label(bars, [f"{v:.4f}" for v in values], padding=3, fontsize=8)
+    right.set_yticks(range(len(values)), list(accuracies), fontsize=8)
     right.invert_yaxis()
     right.set_xlim(0, 1.15)
     right.set_xlabel("test accuracy")
