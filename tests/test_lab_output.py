@@ -109,6 +109,8 @@ def test_verdicts_name_agreement_rounding_and_direction():
     assert lower["verdict"] == "lower: see note" and "hardware table" in lower["note"]
     (higher,) = beside_the_course(6, {"steps": 1000, "dataset": "mnist", "test_accuracy": 0.95})
     assert higher["verdict"] == "higher"
+    (longer,) = beside_the_course(6, {"steps": 3000, "dataset": "mnist", "test_accuracy": 0.95})
+    assert longer["verdict"] == "higher: 3,000 steps, the course's 1,000"
     W, b, loss = beside_the_course(4, {"steps": 1000, "W": -0.9999969 + 1e-7, "b": 0.99999082,
                                        "loss": 5.7e-11})
     assert W["verdict"] == loss["verdict"] == "within float32 rounding"

@@ -21,9 +21,9 @@ RECIPES = {
     3: "a linear model W x + b and its squared loss, before and after fixing W, b by hand",
     4: "W x + b fitted by gradient descent, lr 0.01, 1,000 steps on x = 1..4, y = 0..-3",
     5: "the same linear regression as an estimator, train and separate evaluation points",
-    6: "softmax regression (Lab 6): SGD lr 0.5 (the course's GradientDescentOptimizer on "
+    6: "softmax regression: SGD lr 0.5 (the course's GradientDescentOptimizer on "
        "mini-batches of 100), 1,000 steps",
-    7: "deepnn (Lab 7): conv 5x5x32, pool, conv 5x5x64, pool, fc 1024, dropout 0.5; Adam 1e-4, "
+    7: "deepnn: conv 5x5x32, pool, conv 5x5x64, pool, fc 1024, dropout 0.5; Adam 1e-4, "
        "20,000 steps of 50",
     8: "tensors placed on devices explicitly, and a GPU memory cap",
     9: "save and restore deepnn, then transfer: digits 0-4 -> 5-9 with the convolutions frozen",
@@ -53,7 +53,7 @@ SAID = {
        '"The achieved accuracy is 92%".',
     7: "deepnn: 5x5 convolutions to 32 and 64 maps, each with 2x2 max pooling, fc 1024 with "
        'dropout 0.5, "AdamOptimizer with the learning rate of 1e-4", 20,000 steps of '
-       "mnist.train.next_batch(50); its hardware table gives 99.1-99.3 % test accuracy (99.2 % "
+       "mnist.train.next_batch(50); its hardware table gives 99.1-99.3% test accuracy (99.2% "
        "on a 28-core CPU in 1,308 s).",
     8: 'tf.device("/gpu:1") for a, b, c = a + b, "/cpu:0" for d, e, f = d*e, "/gpu:3" for h, '
        "g, k = h/g, printed with log_device_placement; per_process_gpu_memory_fraction = 0.4 "
@@ -168,11 +168,13 @@ FULL_MNIST = (6, 7)  # labs whose printed figure is on full MNIST
 
 
 def _shortfall(number: int, figures: dict) -> list[str]:
-    """Why this run is not the course's: fewer steps, another dataset."""
+    """Why this run is not the course's: fewer or more steps, another dataset."""
     why = []
-    steps = figures.get("steps")
-    if number in COURSE_STEPS and steps is not None and steps < COURSE_STEPS[number]:
-        why.append(f"{steps:,} of the course's {COURSE_STEPS[number]:,} steps")
+    steps, course = figures.get("steps"), COURSE_STEPS.get(number)
+    if course is not None and steps is not None and steps < course:
+        why.append(f"{steps:,} of the course's {course:,} steps")
+    elif course is not None and steps is not None and steps > course:
+        why.append(f"{steps:,} steps, the course's {course:,}")
     if number in FULL_MNIST and figures.get("dataset") != "mnist":
         why.append(f"{figures.get('dataset')}, not full MNIST")
     return why
