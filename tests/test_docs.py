@@ -62,10 +62,13 @@ def output_matches(expected: str, printed: str) -> bool:
     return re.fullmatch("".join(parts), printed.rstrip() + "\n", flags=re.S) is not None
 
 
-# Runs in the child: each block in one namespace, its stdout captured, results as JSON.
+# Runs in the child: each block in one namespace, its stdout captured, results as JSON. The
+# namespace is a fresh __main__ module, so blocks run as a script's top level does (a class they
+# define is found as __main__.Name, as save_model/load_model look it up).
 DRIVER = r"""
-import contextlib, io, json, sys, traceback
-blocks, results, scope = json.load(sys.stdin), [], {"__name__": "__main__"}
+import contextlib, io, json, sys, traceback, types
+sys.modules["__main__"] = main = types.ModuleType("__main__")
+blocks, results, scope = json.load(sys.stdin), [], vars(main)
 for code in blocks:
     out = io.StringIO()
     try:
