@@ -72,12 +72,15 @@ def test_bench_lab7_tensorflow_row():
     assert figures["tensorflow"].startswith("2.")
 
 
-def test_bench_lab7_products_alone_are_the_floors_flops():
-    """The products-alone row runs exactly the products the floor counts, no more, no less."""
+@pytest.mark.parametrize("patches", [True, False])
+def test_bench_lab7_products_alone_are_the_floors_flops(patches, monkeypatch):
+    """The products-alone row runs exactly the products the floor counts, no more, no less,
+    with conv1 as patches (AVX2 CPUs) or in oneDNN (others)."""
     from torch.utils.flop_counter import FlopCounterMode
 
     from layerwise.bench import lab7
 
+    monkeypatch.setattr(lab7, "patches_beat_onednn", lambda: patches)
     net = lab7.course_deepnn(1, 28, 28, 10)
     x, y = torch.rand(lab7.BATCH, 1, 28, 28), torch.randint(0, 10, (lab7.BATCH,))
     once = lab7.step_products((1, 28, 28), 10, torch.device("cpu"))

@@ -338,8 +338,11 @@ def test_conv_nets_train_channels_last_on_the_cpu_with_the_same_result(monkeypat
     import layerwise.train.trainer as trainer
 
     data = load_dataset("mnist-10k", val_size=100)
-    # SGD: Adam's normalised step would magnify rounding differences of near-zero gradients
-    cfg = TrainConfig(optimizer="sgd", lr=0.05, batch_size=20, steps=6, eval_every=6)
+    # SGD: Adam's normalised step would magnify rounding differences of near-zero gradients.
+    # lr 0.01, not more: at 0.05 the first step takes the validation loss to ~22 and the next
+    # five grow the 3e-7 differences of conv1's NCHW and NHWC oneDNN kernels to 2e-2 (measured
+    # on an AVX-512 CPU, where conv1 runs in oneDNN); at 0.01 they stay near 1e-7.
+    cfg = TrainConfig(optimizer="sgd", lr=0.01, batch_size=20, steps=6, eval_every=6)
     runs = []
     for layout in (torch.channels_last, torch.contiguous_format):
         monkeypatch.setattr(trainer, "channels_last_on_cpu",
@@ -359,9 +362,12 @@ def test_conv_nets_train_channels_last_on_the_cpu_with_the_same_result(monkeypat
     assert trainer.channels_last_on_cpu(mlp, data.train.x) is False
 
 
-def test_conv2d_as_patches_is_nn_conv2d():
+def test_conv2d_as_patches_is_nn_conv2d(monkeypatch):
+    from layerwise.nn import layers
     from layerwise.nn.layers import Conv2d
 
+    # AVX2 CPUs take the patches (patches_beat_onednn); test that path on any CPU
+    monkeypatch.setattr(layers, "patches_beat_onednn", lambda: True)
     torch.manual_seed(0)
     for c_in, k, pad, expect_patches in ((1, 5, 2, True), (2, 3, 1, True), (3, 5, 2, False),
                                          (1, 5, 0, False), (1, 4, 2, False)):
@@ -382,6 +388,16 @@ def test_conv2d_as_patches_is_nn_conv2d():
     strided = torch.rand(2, 1, 9, 18)[..., ::2]  # any strides: patches are copied from a view
     assert conv._as_patches(strided)
     assert torch.allclose(conv(strided), nn.Conv2d.forward(conv, strided), atol=1e-6)
+    monkeypatch.setattr(layers, "patches_beat_onednn", lambda: False)  # AVX-512: oneDNN
+    assert not conv._as_patches(strided)
+
+
+def test_patches_only_where_they_beat_onednn(monkeypatch):
+    from layerwise.nn import layers
+
+    for capability, patches in (("AVX2", True), ("AVX512", False), ("DEFAULT", False)):
+        monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda c=capability: c)
+        assert layers.patches_beat_onednn() is patches, capability
 
 
 def test_one_resume_recipe_for_both_workloads_and_deprecated_names(tmp_path):

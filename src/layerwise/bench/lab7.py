@@ -17,14 +17,16 @@ layerwise's trainer, in one run and against a compute floor.
   where it would be emulated).
 - layerwise: `train` as `layerwise train` runs it: the dataset on the device, `randperm`
   slices, channels-last on a CPU, the fused Adam, max-pooling before the ReLU (they commute),
-  the one-channel first convolution as a product of image patches on a CPU
-  (`layerwise.nn.layers.Conv2d`), nothing read back inside the loop. On CUDA two more rows
-  replay each step from a CUDA graph, with float32 and with TensorFloat-32 products.
+  the one-channel first convolution as a product of image patches on an AVX2 CPU
+  (`layerwise.nn.layers.Conv2d`; oneDNN is faster on AVX-512 ones), nothing read back inside
+  the loop. On CUDA two more rows replay each step from a CUDA graph, with float32 and with
+  TensorFloat-32 products.
 
 - products alone: the step's matrix products and nothing else, on random tensors of the step's
-  shapes, as layerwise runs them (the first convolution as products of patches built beforehand,
-  the second in oneDNN, channels-last on a CPU, both dense layers as GEMMs; on CUDA the first
-  too is a patch product, where layerwise leaves it to cuDNN), `steps` times. No
+  shapes, as layerwise runs them (the first convolution as products of patches built beforehand
+  on an AVX2 CPU and in oneDNN on other CPUs, the second in oneDNN, channels-last on a CPU, both
+  dense layers as GEMMs; on CUDA the first too is a patch product, where layerwise leaves it to
+  cuDNN), `steps` times. No
   implementation that uses these kernels beats it, so plain / products-alone bounds the speed-up
   any of them can reach, and layerwise - products-alone is the time of everything else
   (pooling, activations, dropout, loss, Adam, copies) that an implementation may still save.
@@ -61,6 +63,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from layerwise.bench.harness import both_orders, gemm_rate, sync
 from layerwise.data.datasets import load_dataset
 from layerwise.device import native_bf16, tf32_products
+from layerwise.nn.layers import patches_beat_onednn
 from layerwise.nn.models import ModelConfig, build_model
 from layerwise.train.trainer import TrainConfig, evaluate, train
 
@@ -163,8 +166,22 @@ def step_products(shape: tuple[int, int, int], classes: int, device: torch.devic
     dense = [(r(BATCH, n_in), r(n_out, n_in), r(BATCH, n_out))
              for n_in, n_out in ((64 * (h // 4) * (w // 4), 1024), (1024, classes))]
 
+    # conv1 as layerwise runs it (nn.layers.patches_beat_onednn): patches on an AVX2 CPU,
+    # oneDNN elsewhere (forward and weight gradient; no input gradient)
+    as_patches = device.type != "cpu" or patches_beat_onednn()
+    x1, w1c = r(BATCH, c, h, w, layout=nhwc), r(32, c, 5, 5, layout=nhwc)
+
+    def conv1() -> None:
+        if as_patches:
+            patches @ w1, g1.t() @ patches
+            return
+        F.conv2d(x1, w1c, padding=2)
+        torch.ops.aten.convolution_backward(g1.view(BATCH, h, w, 32).permute(0, 3, 1, 2), x1,
+                                            w1c, [32], [1, 1], [2, 2], [1, 1], False, [0, 0],
+                                            1, [False, True, True])
+
     def once() -> None:
-        patches @ w1, g1.t() @ patches
+        conv1()
         F.conv2d(x2, w2, padding=2)
         torch.ops.aten.convolution_backward(g2, x2, w2, [64], [1, 1], [2, 2], [1, 1], False,
                                             [0, 0], 1, [True, True, True])

@@ -82,15 +82,25 @@ class Pool2d(nn.Module):
         return f"mode={self.mode}, size={self.size}"
 
 
+def patches_beat_onednn() -> bool:
+    """Whether this CPU runs a one-channel 5 x 5 convolution faster as a product of patches
+    than in oneDNN: on AVX2 CPUs, where oneDNN's kernel for so few inputs per output does
+    little arithmetic per byte; not on AVX-512 ones, whose oneDNN kernel (brgemm) is faster.
+
+    Measured for deepnn's first block (conv, max-pool, ReLU; forward and backward, batch 50,
+    one thread, CPU time): on a 2-core AVX2 EPYC 4.5-6 ms in oneDNN against 2.9 ms as patches;
+    on a 2-core AVX-512/AMX Xeon 4.1 ms in oneDNN against 6.4 ms as patches. CPUs with neither
+    (unmeasured) keep oneDNN."""
+    return torch.backends.cpu.get_cpu_capability() == "AVX2"
+
+
 class Conv2d(nn.Conv2d):
     """nn.Conv2d that computes a convolution with few inputs per output (C_in k_h k_w <= 64,
-    e.g. deepnn's first layer on 1-channel images) on the CPU as one matrix product of image
-    patches: (B H W, C_in k k) @ (C_in k k, C_out) -> (B, C_out, H, W) in channels-last order.
-
-    oneDNN's kernels do little arithmetic per byte at such a size: on a 2-core AVX2 CPU, deepnn's
-    first convolution forward and backward took 4.5-6 ms either layout and 2.9 ms as patches
-    (`layerwise bench lab7` times the whole step). Parameters, state dict and results are
-    nn.Conv2d's; other shapes, strides, devices and padding modes go to nn.Conv2d itself."""
+    e.g. deepnn's first layer on 1-channel images) on an AVX2 CPU as one matrix product of
+    image patches: (B H W, C_in k k) @ (C_in k k, C_out) -> (B, C_out, H, W) in channels-last
+    order (`patches_beat_onednn` says where and why; `layerwise bench lab7` times the whole
+    step). Parameters, state dict and results are nn.Conv2d's; other CPUs, shapes, strides,
+    devices and padding modes go to nn.Conv2d itself."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self._as_patches(x):
@@ -109,6 +119,7 @@ class Conv2d(nn.Conv2d):
         kh, kw = self.kernel_size
         same = self.padding == ((kh - 1) // 2, (kw - 1) // 2) and kh % 2 == 1 and kw % 2 == 1
         patch_bytes = x.numel() * kh * kw * x.element_size()  # the (B H W, C kh kw) copy
-        return (x.device.type == "cpu" and x.dim() == 4 and self.in_channels * kh * kw <= 64
+        return (x.device.type == "cpu" and patches_beat_onednn() and x.dim() == 4
+                and self.in_channels * kh * kw <= 64
                 and patch_bytes <= 64 * 2**20 and same and self.stride == (1, 1)
                 and self.dilation == (1, 1) and self.groups == 1 and self.padding_mode == "zeros")
