@@ -111,24 +111,26 @@ class RBM(nn.Module):
         """v / sigma for Gaussian units (v itself when sigma is fixed at 1 or units are binary)."""
         return v / self.sigma if self.cfg.learn_sigma else v
 
-    def hidden_input(self, v: torch.Tensor) -> torch.Tensor:
-        """(B, V) -> (B, H): b_hid + (v / sigma) W."""
+    def hidden_input(self, v: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, V) -> (B, H): b_hid + (v / sigma) W, written into `out` when given."""
         if self._low:
-            return self.matmul(self.scaled(v), self._W_low).add_(self.b_hid)
-        return torch.addmm(self.b_hid, self.scaled(v), self.W)
+            return _into(out, self.matmul(self.scaled(v), self._W_low).add_(self.b_hid))
+        return torch.addmm(self.b_hid, self.scaled(v), self.W, out=out)
 
-    def mean_hidden(self, v: torch.Tensor) -> torch.Tensor:
-        """p(h = 1 | v), (B, V) -> (B, H)."""
-        return torch.sigmoid(self.hidden_input(v))
+    def mean_hidden(self, v: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """p(h = 1 | v), (B, V) -> (B, H), written into `out` when given."""
+        return self.hidden_input(v, out).sigmoid_()
 
-    def mean_visible(self, h: torch.Tensor) -> torch.Tensor:
-        """E[v | h], (B, H) -> (B, V): sigmoid(b_vis + h W^T), or b_vis + sigma (h W^T)."""
+    def mean_visible(self, h: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
+        """E[v | h], (B, H) -> (B, V): sigmoid(b_vis + h W^T), or b_vis + sigma (h W^T);
+        written into `out` when given."""
         if not self.gaussian:
             if self._low:
-                return torch.sigmoid(self.top_down(h).add_(self.b_vis))
-            return torch.sigmoid(torch.addmm(self.b_vis, h, self.W.T))
+                return _into(out, self.top_down(h).add_(self.b_vis)).sigmoid_()
+            return torch.addmm(self.b_vis, h, self.W.T, out=out).sigmoid_()
         top_down = self.top_down(h)
-        return self.b_vis + (self.sigma * top_down if self.cfg.learn_sigma else top_down)
+        return _into(out, self.b_vis + (self.sigma * top_down if self.cfg.learn_sigma
+                                        else top_down))
 
     def sample_hidden(self, v: torch.Tensor, generator: torch.Generator | None = None
                       ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -202,6 +204,11 @@ def check_native_products(precision: str, device: torch.device) -> None:
     if precision == "bf16" and not native_bf16(device):
         raise ConfigError("--matmul bf16 would be emulated on this CPU (it has neither AVX-512 "
                           "BF16 nor AMX) and run slower than float32; drop --matmul bf16.")
+
+
+def _into(out: torch.Tensor | None, t: torch.Tensor) -> torch.Tensor:
+    """t, copied into `out` when one is given."""
+    return t if out is None else out.copy_(t)
 
 
 def bernoulli(p: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -60,6 +60,7 @@ class CDTrainer:
         self.epoch = 0
         check_product_precision(cd.matmul, rbm.W)
         self._statistic: tuple[torch.Tensor, torch.Tensor] | None = None  # bf16 buffers
+        self._operands: tuple[torch.Tensor, torch.Tensor] | None = None  # see _phases
 
     def negative_start(self, h_pos: torch.Tensor) -> torch.Tensor:
         """CD-k starts the chain at a sample of h_pos; PCD continues its persistent chains."""
@@ -91,34 +92,60 @@ class CDTrainer:
     def _step(self, v_pos: torch.Tensor, error: bool) -> torch.Tensor | None:
         rbm, cfg = self.rbm, self.cd
         B = len(v_pos)
-        h_pos = rbm.mean_hidden(v_pos)
+        X, Hs = self._phases(B)
+        # The phases are computed straight into the halves of the update's operands (X, Hs)
+        # where they can be: mean-field v_neg on binary or fixed-sigma units, h_pos and h_neg.
+        direct = not cfg.sample_visible and not rbm.cfg.learn_sigma
+        h_pos = rbm.mean_hidden(v_pos, out=Hs[:B])
         h = self.negative_start(h_pos)
         # Reconstruction error is of data -> h -> E[v|h]; CD-1's negative phase is exactly that,
         # other chains need one more product.
         recon = None if not error or (cfg.cd_k == 1 and not cfg.persistent) else \
             rbm.mean_visible(h if not cfg.persistent else bernoulli(h_pos, self.sampler))
         for k in range(cfg.cd_k):
+            last = k == cfg.cd_k - 1
             v_neg = rbm.sample_visible(h, self.sampler) if cfg.sample_visible \
-                else rbm.mean_visible(h)
-            h_neg = rbm.mean_hidden(v_neg)
-            if cfg.persistent or k < cfg.cd_k - 1:
+                else rbm.mean_visible(h, out=X[B:] if last and direct else None)
+            h_neg = rbm.mean_hidden(v_neg, out=Hs[B:] if last else None)
+            if cfg.persistent or not last:
                 h = bernoulli(h_neg, self.sampler)
         if cfg.persistent:
             self.chain[:B] = h
-        self.update(v_pos, h_pos, v_neg, h_neg)
+        self.update(v_pos, h_pos, v_neg, h_neg, X, Hs)
         if not error:
             return None
-        return ((v_pos - (v_neg if recon is None else recon)) ** 2).sum()
+        return (v_pos - (v_neg if recon is None else recon)).square_().sum()
 
-    def update(self, v_pos, h_pos, v_neg, h_neg) -> None:
+    def _phases(self, B: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(2B, V) and (2B, H) buffers, kept from batch to batch, for the update's single GEMM
+        [x_pos; x_neg]^T [h_pos; -h_neg]: the phases are written into them as they are computed
+        instead of being concatenated afterwards (two copies and two allocations a batch)."""
+        W = self.rbm.W
+        if self._operands is None or len(self._operands[0]) < 2 * B:
+            self._operands = (W.new_empty(2 * B, W.shape[0]), W.new_empty(2 * B, W.shape[1]))
+        X, Hs = self._operands
+        return X[:2 * B], Hs[:2 * B]
+
+    def update(self, v_pos, h_pos, v_neg, h_neg, X=None, Hs=None) -> None:
+        """The CD statistics' momentum step (the module's docstring). `X` (2B, V) and `Hs`
+        (2B, H) are the GEMM's operands, filled here where the phases were not computed into
+        them; Hs's second half is h_neg itself or receives it, negated in place."""
         rbm, cfg, vel = self.rbm, self.cd, self.vel
         B, m, lr = len(v_pos), cfg.momentum, cfg.lr
+        if X is None:
+            X, Hs = self._phases(B)
         x_pos, x_neg = rbm.scaled(v_pos), rbm.scaled(v_neg)
         sigma_step = self._sigma_step(x_pos, h_pos, x_neg, h_neg) if rbm.cfg.learn_sigma \
             else None
+        db_hid = (h_pos.sum(0) - h_neg.sum(0)) / B  # before h_neg is negated in Hs
         # One GEMM for both phases: [x_pos; x_neg]^T [h_pos; -h_neg] = x_pos^T h_pos - x_neg^T h_neg
-        X = torch.cat([x_pos, x_neg])  # (2B, V)
-        Hs = torch.cat([h_pos, h_neg.neg()])  # (2B, H)
+        for half, t in ((X[:B], x_pos), (X[B:], x_neg), (Hs[:B], h_pos)):
+            if t.data_ptr() != half.data_ptr():
+                half.copy_(t)
+        if h_neg.data_ptr() == Hs[B:].data_ptr():
+            Hs[B:].neg_()
+        else:
+            torch.neg(h_neg, out=Hs[B:])
         if cfg.matmul == "bf16" and X.device.type != "cpu":
             vel["W"].mul_(m).add_(self._statistic_bf16(X, Hs), alpha=lr / B)
         else:
@@ -130,7 +157,7 @@ class CDTrainer:
             db_vis = db_vis / rbm.sigma ** 2
         vel["b_vis"].mul_(m).add_(db_vis, alpha=lr)
         rbm.b_vis.add_(vel["b_vis"])
-        vel["b_hid"].mul_(m).add_((h_pos.sum(0) - h_neg.sum(0)) / B, alpha=lr)
+        vel["b_hid"].mul_(m).add_(db_hid, alpha=lr)
         rbm.b_hid.add_(vel["b_hid"])
         if sigma_step is not None:
             rbm.log_sigma.add_(sigma_step)
