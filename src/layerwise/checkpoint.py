@@ -36,7 +36,7 @@ from layerwise.data.files import (
     output_target,
     write_error,
 )
-from layerwise.errors import DataError, LayerwiseError
+from layerwise.errors import ConfigTypeError, DataError, LayerwiseError
 from layerwise.memory import check_fits
 
 FORMAT, VERSION = "layerwise-checkpoint", 1
@@ -125,6 +125,12 @@ def _check_values(path: Path, payload: dict) -> None:
         if key in payload and not isinstance(payload[key], dict):
             raise DataError(f"{path} is a damaged layerwise checkpoint: its {key} entry is "
                             f"a {type(payload[key]).__name__}, not a mapping.")
+    extra = payload.get("extra", {})
+    for key, kind in (("dataset", str), ("classes", list)):
+        if key in extra and not (isinstance(extra[key], kind) and (
+                kind is str or all(isinstance(c, str) for c in extra[key]))):
+            raise DataError(f"{path} is a damaged layerwise checkpoint: its extra {key!r} is "
+                            f"{extra[key]!r:.60}, not {'a name' if kind is str else 'names'}.")
     for name, t in payload["state"].items():
         if t.is_floating_point() and not bool(torch.isfinite(t).all()):
             raise DataError(f"{path} holds non-finite weights (NaN or infinity in {name}); "
@@ -133,6 +139,9 @@ def _check_values(path: Path, payload: dict) -> None:
 
 def load_checkpoint(path: str | Path, kind: str | None = None) -> dict:
     """Load a checkpoint without unpickling arbitrary objects; check its format and kind."""
+    if not isinstance(path, str | os.PathLike):
+        raise ConfigTypeError(f"the checkpoint path must be a string or a pathlib.Path, got "
+                              f"{path!r} ({type(path).__name__}).")
     path = Path(path)
     if not path.is_file():
         raise DataError(f"checkpoint {path} does not exist.")
@@ -143,8 +152,11 @@ def load_checkpoint(path: str | Path, kind: str | None = None) -> dict:
         raise DataError(f"{path} holds code, not only tensors; refused (layerwise never runs "
                         "code from a checkpoint).") from None
     except Exception as exc:  # torch raises many types for a damaged or foreign file
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        why = first[:200] if len(first) > 12 else f"{type(exc).__name__}: {first}".strip(": ")
+        # torch's first sentence only: the rest is advice for torch's own developers
+        first = str(exc).strip().splitlines()[0].split(". ")[0] if str(exc).strip() else ""
+        if len(first) > 200:
+            first = first[:200].rsplit(" ", 1)[0] + "..."
+        why = first if len(first) > 12 else f"{type(exc).__name__}: {first}".strip(": ")
         raise DataError(f"{path} is not a readable layerwise checkpoint ({why}).") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise DataError(f"{path} is not a layerwise checkpoint.")
@@ -182,6 +194,43 @@ def load_state_checked(model: torch.nn.Module, payload: dict, path: str | Path) 
                         f"architecture (first difference: {mismatched[0]}); it cannot be loaded "
                         "into this one.")
     model.load_state_dict(theirs)
+
+
+def load_optimizer_checked(optimizer: torch.optim.Optimizer, payload: dict,
+                           path: str | Path) -> None:
+    """Restore the optimizer's state from a checkpoint being resumed; a state that does not
+    fit it (damaged, or another optimizer's) is one sentence naming the file."""
+    try:
+        optimizer.load_state_dict(payload["optimizer"])
+    except (KeyError, ValueError, TypeError, IndexError, RuntimeError) as exc:
+        raise DataError(f"{path} is damaged: its optimizer state cannot be restored "
+                        f"({type(exc).__name__}: {str(exc)[:120]}); resume from an earlier "
+                        "checkpoint.") from None
+
+
+def checked_rng(payload: dict, path: str | Path, required: tuple[str, ...]) -> dict:
+    """The random generators' states of a checkpoint being resumed, each of the `required`
+    ones present and a state a CPU generator accepts; otherwise one sentence naming the
+    file and the generator."""
+    states = payload.get("rng", {})
+    for key in required:
+        if not _generator_state(states.get(key)):
+            raise DataError(f"{path} is damaged: its {key!r} random generator state is "
+                            "missing or not one a generator takes, so its run cannot be "
+                            "continued exactly; resume from an earlier checkpoint.")
+    return states
+
+
+def _generator_state(state) -> bool:
+    """Whether `state` is a state a CPU generator takes, or a CUDA one's (16 bytes: its seed
+    and offset; the batch order of a run on a GPU is drawn there)."""
+    if not isinstance(state, torch.Tensor) or state.dtype != torch.uint8 or state.dim() != 1:
+        return False
+    try:
+        torch.Generator().set_state(state)
+    except RuntimeError:
+        return state.numel() == 16
+    return True
 
 
 @contextlib.contextmanager
@@ -229,7 +278,9 @@ def stored_config(cls, stored, path: str | Path, what: str, required: tuple[str,
                         "not a mapping.")
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(stored) - names)
-    missing = [k for k in required if k not in stored]
+    needed = [f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING
+              and f.default_factory is dataclasses.MISSING]  # the config cannot do without
+    missing = [k for k in (*needed, *required) if k not in stored]
     if unknown or missing:
         which = f"unknown key {unknown[0]!r}" if unknown else f"no {missing[0]!r}"
         raise DataError(f"{path} is damaged or from another program: its {what} entry has "

@@ -8,11 +8,90 @@ filters); once, the model graph.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import sys
+import threading
+import types
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from layerwise.data.files import write_reason
+from layerwise.errors import DataError
+
+
+def summary_writer(directory: str | Path):
+    """torch's SummaryWriter writing event files to `directory`, through tensorboard's own
+    file layer: where TensorFlow is installed, tensorboard would import it for its file I/O
+    (seconds, and TensorFlow's C++ log lines on the terminal) though local event files need
+    nothing of it; "tensorboard.compat.notf" is tensorboard's switch for that."""
+    sys.modules.setdefault("tensorboard.compat.notf", types.ModuleType("tensorboard.compat.notf"))
+    _quiet_writer_threads()
+    from torch.utils.tensorboard import SummaryWriter  # imported only when logging
+
+    return SummaryWriter(str(directory))
+
+
+def _quiet_writer_threads() -> None:
+    """tensorboard's writer thread re-raises a failed write (a full disk) after storing it,
+    and the main thread raises that same error at its next write, where `EventLog` says it
+    in one sentence: the thread's own traceback would only repeat it."""
+    previous = threading.excepthook
+    if getattr(previous, "layerwise", False):
+        return
+
+    def hook(args):
+        if type(args.thread).__name__ == "_AsyncWriterThread" and isinstance(
+                args.exc_value, OSError):
+            return
+        previous(args)
+
+    hook.layerwise = True
+    threading.excepthook = hook
+
+
+class EventLog:
+    """The SummaryWriters of one run directory, whose failed writes (a full or read-only file
+    system) are one sentence: the event files this run started are removed, as a partial
+    checkpoint is, and later writes and `close` do nothing."""
+
+    def __init__(self, logdir: str | Path, names: tuple[str, ...]):
+        self.logdir = Path(logdir)
+        self.writers: dict[str, object] = {}
+        self.failed = False
+        with self.writing():
+            for name in names:
+                self.writers[name] = summary_writer(self.logdir / name)
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        try:
+            yield
+        except OSError as exc:
+            self.failed = True
+            self._discard()
+            raise DataError(f"cannot write the TensorBoard events in {self.logdir}: "
+                            f"{write_reason(exc)}; the event files of this run were removed "
+                            "(choose another --logdir or free some space).") from None
+
+    def _discard(self) -> None:
+        for w in self.writers.values():
+            files = [getattr(getattr(fw, "event_writer", None), "_file_name", None)
+                     for fw in (getattr(w, "all_writers", None) or {}).values()]
+            with contextlib.suppress(Exception):
+                w.close()
+            for name in filter(None, files):
+                with contextlib.suppress(OSError):
+                    Path(name).unlink()
+
+    def close(self) -> None:
+        if self.failed:
+            return
+        with self.writing():
+            for w in self.writers.values():
+                w.close()
 
 
 def _first_weight(model: nn.Module) -> torch.Tensor | None:
@@ -51,20 +130,24 @@ class TensorBoardMonitor:
                  example: torch.Tensor | None = None, max_images: int = 32):
         """`test_figures(model)` gives the test set's figures (loss, accuracy...) written on
         the `test/` writer at each evaluation; `example` (1, ...) an input for the graph."""
-        from torch.utils.tensorboard import SummaryWriter  # imported only when logging
-
         self.logdir = Path(logdir)
-        self.train_writer = SummaryWriter(str(self.logdir / "train"))
-        self.test_writer = SummaryWriter(str(self.logdir / "test"))
+        self.events = EventLog(self.logdir, ("train", "test"))
+        self.train_writer = self.events.writers["train"]
+        self.test_writer = self.events.writers["test"]
         self.test_figures = test_figures
         self.example, self.max_images = example, max_images
         self._graph_written = False
 
     def end_eval(self, step: int, model: nn.Module, row: dict) -> None:
+        figures = self.test_figures(model) if self.test_figures is not None else {}
+        if not self.events.failed:
+            with self.events.writing():
+                self._write(step, model, row, figures)
+
+    def _write(self, step: int, model: nn.Module, row: dict, figures: dict) -> None:
         tw = self.train_writer
         tw.add_scalar("loss", row["train_loss"], step)
         if self.test_figures is not None:
-            figures = self.test_figures(model)
             for key, value in figures.items():
                 self.test_writer.add_scalar(key, value, step)
         for key in ("val_loss", "val_accuracy", "val_mse"):
@@ -90,5 +173,4 @@ class TensorBoardMonitor:
         self._graph_written = True
 
     def close(self) -> None:
-        self.train_writer.close()
-        self.test_writer.close()
+        self.events.close()

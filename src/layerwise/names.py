@@ -21,3 +21,6 @@ TRAIN_PRECISIONS = ("float32", "bf16")
 PARALLEL_ALGORITHMS = ("model", "data", "visible")
 
 DEFAULT_TIMEOUT = 60.0  # seconds a rank waits for the others before it stops
+# Timeouts a distributed run takes: below a second every collective would fail at once (and
+# 1e-300 s rounds to none at all); above about eleven days a stalled rank is never noticed.
+MIN_TIMEOUT, MAX_TIMEOUT = 1.0, 1e6

@@ -1,20 +1,36 @@
 """CSV tables and line plots (PNG) that every workload writes: learning curves, RBM measures,
-benchmark scaling. Files are written atomically (`data.files.atomic_output`)."""
+benchmark scaling. Files are written atomically (`data.files.atomic_output`); a CSV and its
+plot are written as one set (`write_curves`), so neither is left without the other."""
 
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 
-from layerwise.data.files import atomic_output
+from layerwise.data.files import atomic_output, atomic_write_set
+
+
+def csv_bytes(rows: list[dict]) -> bytes:
+    """`rows` as CSV: a header of every key in first-seen order, a blank for a missing value."""
+    keys = list(dict.fromkeys(k for r in rows for k in r))
+    text = [",".join(keys)] + [",".join(str(r.get(k, "")) for k in keys) for r in rows]
+    return ("\n".join(text) + "\n").encode()
 
 
 def write_csv(path: Path, rows: list[dict]) -> Path:
-    keys = list(dict.fromkeys(k for r in rows for k in r))
     with atomic_output(path) as raw:
-        text = [",".join(keys)] + [",".join(str(r.get(k, "")) for k in keys) for r in rows]
-        raw.write(("\n".join(text) + "\n").encode())
+        raw.write(csv_bytes(rows))
     return path
+
+
+def write_curves(csv_path: Path, rows: list[dict], png_path: Path, *plot_args,
+                 **plot_options) -> list[Path]:
+    """`rows` as CSV at `csv_path` and `plot(png_path, *plot_args, **plot_options)`, written
+    as one set: both are drawn first, then both written, so a full disk or a signal leaves
+    neither new file, never one without the other."""
+    return atomic_write_set({Path(csv_path): csv_bytes(rows),
+                             Path(png_path): png_bytes(*plot_args, **plot_options)})
 
 
 def read_csv(path: Path) -> list[dict]:
@@ -34,7 +50,17 @@ def spans_decades(values: list) -> bool:
 def plot(path: Path, x: str, series: dict[str, list], xs: list, title: str, ylabel: str,
          log_x: bool = False, right: dict[str, list] | None = None,
          right_label: str = "", x_from_zero: bool = False) -> Path:
-    """Lines of `series` against xs (and of `right` on a second y axis), titled, to a PNG.
+    """`png_bytes`' figure written to `path` (atomically)."""
+    png = png_bytes(x, series, xs, title, ylabel, log_x, right, right_label, x_from_zero)
+    with atomic_output(path) as f:
+        f.write(png)
+    return path
+
+
+def png_bytes(x: str, series: dict[str, list], xs: list, title: str, ylabel: str,
+              log_x: bool = False, right: dict[str, list] | None = None,
+              right_label: str = "", x_from_zero: bool = False) -> bytes:
+    """Lines of `series` against xs (and of `right` on a second y axis), titled, as a PNG.
 
     Every line has markers, so a run of one evaluation still shows its point; a y axis whose
     values span decades (a loss going to 1e-11) is logarithmic and says so; the legend sits
@@ -71,10 +97,12 @@ def plot(path: Path, x: str, series: dict[str, list], xs: list, title: str, ylab
         handles, labels = handles + more[0], labels + more[1]
     fig.legend(handles, labels, loc="outside lower center", ncol=min(len(labels), 3),
                fontsize=8, frameon=False)
-    with atomic_output(path) as f:
-        fig.savefig(f, format="png", dpi=100)
-    plt.close(fig)
-    return path
+    png = io.BytesIO()
+    try:
+        fig.savefig(png, format="png", dpi=100)
+    finally:
+        plt.close(fig)
+    return png.getvalue()
 
 
 def _log_if_decades(ax, label: str, values: list) -> str:

@@ -83,8 +83,9 @@ def resume_recipe(path: str, model: dict | None = None, train: dict | None = Non
     from pathlib import Path
 
     from layerwise.checkpoint import load_checkpoint
+    from layerwise.runtime import check_path
 
-    if Path(path).is_dir() or load_checkpoint(path).get("kind") == "rbm":
+    if Path(check_path(path, "path")).is_dir() or load_checkpoint(path).get("kind") == "rbm":
         from layerwise.rbm.run import rbm_recipe
 
         return Recipe("rbm", *rbm_recipe(path, model, train, parallel))

@@ -12,7 +12,7 @@ import math
 import os
 from dataclasses import dataclass
 
-from layerwise.names import DEFAULT_TIMEOUT
+from layerwise.names import DEFAULT_TIMEOUT, MAX_TIMEOUT, MIN_TIMEOUT
 from layerwise.settings import check_types, invalid, setting
 
 
@@ -48,6 +48,6 @@ class RunConfig:
             raise invalid(self, "threads", f"must be at least 1, got {self.threads}.")
         if self.val_size is not None and self.val_size < 0:
             raise invalid(self, "val_size", f"must be 0 or more, got {self.val_size}.")
-        if not (math.isfinite(self.timeout) and self.timeout > 0):
-            raise invalid(self, "timeout", f"must be a positive number of seconds, got "
-                                           f"{self.timeout}.")
+        if not (math.isfinite(self.timeout) and MIN_TIMEOUT <= self.timeout <= MAX_TIMEOUT):
+            raise invalid(self, "timeout", f"must be from {MIN_TIMEOUT:g} to {MAX_TIMEOUT:g} "
+                                           f"seconds, got {self.timeout:g}.")

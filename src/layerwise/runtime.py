@@ -18,7 +18,7 @@ from torch.utils.data import Dataset as TorchDataset
 
 from layerwise.data.datasets import Dataset, Split, load_dataset
 from layerwise.device import resolve_device
-from layerwise.errors import ConfigError
+from layerwise.errors import ConfigError, ConfigTypeError
 from layerwise.run_config import RunConfig  # noqa: F401 - its home; re-exported here
 
 # A dataset name, a Dataset, (X, y), a torch Dataset or DataLoader, or bare examples (N, ...).
@@ -26,25 +26,47 @@ DataLike = str | Dataset | tuple | torch.Tensor | np.ndarray | TorchDataset | Da
 
 
 def check_outputs(checkpoint: str | None = None, **directories: str | None) -> None:
-    """Refuse, before any work, output paths that could only fail after it: a checkpoint path
-    that is a directory, not a regular file or too long a name, or whose directory cannot be
-    created or written; an output directory (logdir=, plots=, shards=) that is a file or that
-    cannot be created or written."""
-    from layerwise.data.files import output_target, writable_dir
+    """Refuse, before any work, output paths that could only fail after it: a path that is not
+    a path, a name longer than the file system allows, a checkpoint path that is a directory or
+    not a regular file, or whose directory cannot be created or written; an output directory
+    (logdir=, plots=, shards=) that is a file or that cannot be created or written."""
+    from layerwise.data.files import check_name, writable_dir
 
     if checkpoint:
-        path = Path(checkpoint).expanduser()
-        if path.is_dir():
-            raise ConfigError(f"--checkpoint {checkpoint} is a directory; give the path of a "
-                              f"file, e.g. {path / 'model.pt'}.")
-        writable_dir(output_target(path).parent, "--checkpoint")
+        check_output_file(checkpoint, "--checkpoint")
     for flag, directory in directories.items():
-        path = Path(directory).expanduser() if directory else None
-        if path is None:
+        if not directory:
             continue
+        path = Path(check_path(directory, flag)).expanduser()
+        check_name(path, f"--{flag}")
         if path.exists() and not path.is_dir():
             raise ConfigError(f"--{flag} {directory} is a file; it needs a directory.")
         writable_dir(path, f"--{flag}")
+
+
+def check_output_file(file: str | Path, flag: str, example: str = "model.pt") -> None:
+    """Refuse, before any work, an output file (`--checkpoint`, `--out`) that could only fail
+    after it: a name too long, a directory, an existing path that is not a regular file, a
+    directory that cannot be created or written."""
+    from layerwise.data.files import check_name, output_target, writable_dir
+
+    path = Path(check_path(file, flag.lstrip("-"))).expanduser()
+    check_name(path, flag)
+    if path.is_dir():
+        raise ConfigError(f"{flag} {file} is a directory; give the path of a file, e.g. "
+                          f"{path / example}.")
+    writable_dir(output_target(path).parent, flag)
+
+
+def check_path(value, argument: str):
+    """`value` if it is a path (a string or an os.PathLike); otherwise a ConfigTypeError
+    naming `argument`."""
+    import os
+
+    if isinstance(value, str | os.PathLike):
+        return value
+    raise ConfigTypeError(f"{argument} must be a path (a string or a pathlib.Path), got "
+                          f"{value!r} ({type(value).__name__}).")
 
 
 def setup_device(run: RunConfig) -> torch.device:

@@ -133,3 +133,21 @@ def describe(hint: Any) -> str:
 def _plural(text: str) -> str:
     return {"a whole number": "whole numbers", "a number": "numbers",
             "a string": "strings"}.get(text, text)
+
+
+def check_argument(value: Any, name: str, expected: type | tuple[type, ...],
+                   what: str | None = None) -> None:
+    """Raise ConfigTypeError naming argument `name` of a public call when `value` is not an
+    instance of `expected` (None is accepted only where `expected` includes NoneType): a dict
+    given where a config belongs gets the spelling that builds one."""
+    if isinstance(value, expected):
+        return
+    kinds = expected if isinstance(expected, tuple) else (expected,)
+    what = what or " or ".join("None" if k is type(None) else f"a {k.__name__}" for k in kinds)
+    config = next((k for k in kinds if dataclasses.is_dataclass(k)), None)
+    hint = f"; build one from a dict with {config.__name__}(**d)" if isinstance(
+        value, dict) and config is not None else ""
+    shown = repr(value)
+    shown = shown if len(shown) <= 60 else shown[:57] + "..."
+    raise ConfigTypeError(f"{name} must be {what}, got {shown} ({type(value).__name__}){hint}.",
+                          field=name)

@@ -120,11 +120,13 @@ def cmd_show(args) -> int:
 
     from layerwise.data.datasets import load_dataset
     from layerwise.data.show import save_examples
+    from layerwise.runtime import check_output_file
 
     run = run_config(args)
+    out = args.out or f"{Path(args.name.rstrip('/')).name.split('.')[0] or 'dataset'}.png"
+    check_output_file(out, "--out", "examples.png")
     data = load_dataset(args.name, data_dir=run.data_dir, offline=run.offline, val_size=0,
                         progress=show_progress(args))
-    out = args.out or f"{Path(args.name.rstrip('/')).name.split('.')[0] or 'dataset'}.png"
     path = save_examples(data, out, args.per_class)
     emit([f"wrote {args.per_class} examples of each of {data.num_classes} classes of "
           f"{args.name} to {path}"],

@@ -9,6 +9,10 @@ import sys
 
 from layerwise.cli.commands import NAMES
 from layerwise.errors import ConfigError
+from layerwise.memory import check_fits
+from layerwise.names import MAX_TIMEOUT, MIN_TIMEOUT
+
+RANK_BYTES = 250 << 20  # a rank's Python, torch and layerwise (measured: about 220 MB)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,6 +53,8 @@ def torchrun_argv(args) -> list[str]:
                           f"of {', '.join(n for n in NAMES if n != 'launch')}.")
     if args.nproc_per_node < 1 or args.nnodes < 1:
         raise ConfigError("--nproc-per-node and --nnodes must be at least 1.")
+    check_fits(args.nproc_per_node * RANK_BYTES, f"--nproc-per-node {args.nproc_per_node:,} "
+               f"(ranks of about {RANK_BYTES >> 20} MB each, before their data)")
     argv = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node",
             str(args.nproc_per_node)]
     if args.nnodes == 1 and not args.rdzv_endpoint:
@@ -57,9 +63,11 @@ def torchrun_argv(args) -> list[str]:
         if not args.rdzv_endpoint:
             raise ConfigError("a job on several machines needs --rdzv-endpoint HOST:PORT, "
                               "an address of the first machine that all of them can reach.")
-        if not (args.join_timeout > 0 and args.connect_timeout > 0):
-            raise ConfigError("--join-timeout and --connect-timeout must be positive numbers "
-                              "of seconds.")
+        if not (MIN_TIMEOUT <= args.join_timeout <= MAX_TIMEOUT and
+                MIN_TIMEOUT <= args.connect_timeout <= MAX_TIMEOUT):
+            raise ConfigError(f"--join-timeout and --connect-timeout must be from "
+                              f"{MIN_TIMEOUT:g} to {MAX_TIMEOUT:g} seconds, got "
+                              f"{args.join_timeout:g} and {args.connect_timeout:g}.")
         check_endpoint(args.rdzv_endpoint)
         argv += ["--nnodes", str(args.nnodes), "--rdzv-backend", "c10d", "--rdzv-endpoint",
                  args.rdzv_endpoint, "--rdzv-id", args.rdzv_id, "--rdzv-conf",

@@ -67,7 +67,9 @@ def _open(args, with_data: bool = True):
 
 def cmd_sample(args) -> int:
     from layerwise.rbm.images import gibbs_samples, mixing_note, sample_grid, save_png
+    from layerwise.runtime import check_output_file
 
+    check_output_file(args.out, "--out", "samples.png")
     rbm, prep, data, generator = _open(args, with_data=args.from_data)
     start = prep(data.test.x[:args.n], rbm.W.dtype) if data is not None else None
     samples = gibbs_samples(rbm, args.n, args.steps, generator, start)

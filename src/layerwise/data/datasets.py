@@ -7,6 +7,7 @@ DataLoader, no workers, no host-to-device copy per step.
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ import torch
 from layerwise.data import synthetic
 from layerwise.data.catalog import CATALOG
 from layerwise.data.resolve import catalog_name, get_spec, locate, read_location
-from layerwise.errors import ConfigError
+from layerwise.errors import ConfigError, ConfigTypeError, DataError
 from layerwise.progress import stream
 from layerwise.wording import plural
 
@@ -140,12 +141,31 @@ def default_val_size(n_train: int, val_fraction: float) -> int:
     return COURSE_VALIDATION if n_train == 60000 else int(round(n_train * val_fraction))
 
 
-def _images(x: np.ndarray) -> torch.Tensor:
-    """uint8 (N, H, W) or (N, C, H, W) to float32 (N, C, H, W) in [0, 1]."""
+def _images(x: np.ndarray, source: str) -> torch.Tensor:
+    """Images (N, H, W) or (N, C, H, W) of `source` as float32 (N, C, H, W) in [0, 1]: integer
+    pixels divided by their type's largest value (uint8 255, int16 32,767...), float pixels as
+    they are; negative integers, and floats outside [0, 1] or not finite, are refused in one
+    sentence (training on them would give a loss that blames the learning rate)."""
+    if x.dtype.kind in "iu":
+        if x.dtype.kind == "i" and x.size and x.min() < 0:
+            raise DataError(f"{source} holds negative {x.dtype} pixels (down to {x.min()}); "
+                            "images take values from 0 up to their type's largest, so "
+                            "rescale them, e.g. to uint8 0-255.")
+        scale = float(np.iinfo(x.dtype).max)
+    elif x.dtype.kind == "f":
+        finite = np.isfinite(x).all()
+        if not finite or x.size and (x.min() < 0 or x.max() > 1):
+            what = "NaN or infinite values" if not finite else \
+                f"values from {x.min():.4g} to {x.max():.4g}"
+            raise DataError(f"{source} holds {x.dtype} pixels with {what}; float images take "
+                            "values in [0, 1]: rescale them (or store uint8 0-255).")
+        scale = 1.0
+    else:
+        raise DataError(f"{source} holds {x.dtype} values, not pixels.")
     t = torch.from_numpy(np.ascontiguousarray(x))
     if t.dim() == 3:
         t = t.unsqueeze(1)
-    return t.float().div_(255.0) if t.dtype == torch.uint8 else t.float()
+    return t.float().div_(scale) if scale != 1.0 else t.float()
 
 
 def _labels(y: np.ndarray) -> torch.Tensor:
@@ -155,8 +175,10 @@ def _labels(y: np.ndarray) -> torch.Tensor:
 def _load_files(name: str, data_dir, offline: bool, progress: bool):
     loc = locate(name, data_dir=data_dir, offline=offline, progress=progress)
     arrays, _ = read_location(loc)
-    train = Split(_images(arrays["train_x"]), _labels(arrays["train_y"]))
-    test = Split(_images(arrays["test_x"]), _labels(arrays["test_y"]))
+    train = Split(_images(arrays["train_x"], f"{loc.directory}: the training set"),
+                  _labels(arrays["train_y"]))
+    test = Split(_images(arrays["test_x"], f"{loc.directory}: the test set"),
+                 _labels(arrays["test_y"]))
     classes = loc.spec.classes or tuple(
         str(c) for c in range(int(max(train.y.max(), test.y.max())) + 1))
     return train, test, classes, f"{loc.source}: {loc.directory}", loc.spec.first_validation
@@ -184,6 +206,14 @@ def load_dataset(name: str, *, data_dir: str | Path | None = None, offline: bool
     `val_fraction` of them elsewhere. MNIST holds out its first training images, as the
     course's TensorFlow did; other datasets a random set fixed by `seed`.
     """
+    if not isinstance(name, str):
+        raise ConfigTypeError(f"the dataset must be named by a string (a catalog name, "
+                              f"NAME:options or a directory), got {name!r} "
+                              f"({type(name).__name__}).")
+    if val_size is not None and (isinstance(val_size, bool) or not isinstance(
+            val_size, numbers.Integral) or val_size < 0):
+        raise ConfigTypeError(f"val_size must be a whole number of examples, 0 or more, got "
+                              f"{val_size!r}.")
     base, options = parse_dataset_name(name)
     generator = torch.Generator().manual_seed(seed)
     first_validation = False

@@ -91,23 +91,33 @@ _WRITE_ERRORS = {errno.ENOSPC: "the file system is full", errno.EDQUOT: "the dis
                  errno.EPIPE: "the reader went away"}
 
 
+def write_reason(exc: OSError) -> str:
+    """Why a write failed, in words: "the file system is full"..."""
+    return _WRITE_ERRORS.get(exc.errno, exc.strerror or str(exc))
+
+
 def write_error(path: str | Path, exc: OSError) -> DataError:
     """One sentence for a write of `path` that failed with `exc`."""
-    why = _WRITE_ERRORS.get(exc.errno, exc.strerror or str(exc))
-    return DataError(f"cannot write {path}: {why}; nothing was written (choose another "
-                     "location or free some space).")
+    return DataError(f"cannot write {path}: {write_reason(exc)}; nothing was written (choose "
+                     "another location or free some space).")
 
 
 def output_target(path: str | Path) -> Path:
     """The file a write to `path` replaces: `path` itself, or a symlink's target (outputs are
-    written through symlinks, atomically at the target); refuses, in one sentence, an existing
-    path that is not a regular file (a directory, a device such as /dev/null, a FIFO)."""
+    written through symlinks, atomically at the target); refuses, in one sentence, a name
+    longer than the file system allows, a symlink loop, and an existing path that is not a
+    regular file (a directory, a device such as /dev/null, a FIFO)."""
     path = Path(path)
-    if len(path.name.encode()) > _name_max(path.parent):
-        raise DataError(f"cannot write {path.parent / (path.name[:40] + '...')}: the name is "
-                        f"longer than the file system allows ({_name_max(path.parent)} bytes).")
+    check_name(path)
     if path.is_symlink():
-        path = Path(os.path.realpath(path))
+        try:
+            path = Path(os.path.realpath(path, strict=True))
+        except FileNotFoundError:  # a dangling link: written through, creating its target
+            path = Path(os.path.realpath(path))
+        except OSError:  # ELOOP: no file at the end of the links
+            raise DataError(f"{path} is a symlink that leads back to itself (a loop); "
+                            "layerwise cannot write through it, so give the path of a "
+                            "file.") from None
     if path.exists() and not path.is_file():
         kind = "a directory" if path.is_dir() else "not a regular file (a device, FIFO or socket)"
         raise DataError(f"{path} is {kind}; layerwise writes its outputs only as regular files, "
@@ -115,12 +125,37 @@ def output_target(path: str | Path) -> Path:
     return path
 
 
+def check_name(path: str | Path, flag: str = "") -> None:
+    """Refuse, before anything looks at it (stat itself fails on such a name), a path with a
+    component longer than its file system allows or longer than the system's path limit;
+    the sentence names `flag` where given."""
+    path = Path(path)
+    said = f"{flag} " if flag else ""
+    for part in path.parts:
+        limit = _name_max(path.parent)
+        if len(part.encode()) > limit:
+            raise DataError(f"cannot write {said}{_shorten(path)}: the name {part[:40]}... is "
+                            f"longer than the file system allows ({limit} bytes).")
+    if len(os.fsencode(os.path.abspath(path))) >= _PATH_MAX:
+        raise DataError(f"cannot write {said}{_shorten(path)}: the path is longer than the "
+                        f"system allows ({_PATH_MAX} bytes).")
+
+
+def _shorten(path: Path) -> str:
+    text = str(path)
+    return text if len(text) <= 120 else text[:60] + "..." + text[-40:]
+
+
+_PATH_MAX = 4096  # Linux: a path with its terminating NUL
+
+
 def _name_max(directory: Path) -> int:
-    while not directory.exists() and directory != directory.parent:
-        directory = directory.parent
+    """NAME_MAX of the file system `directory` (or its nearest existing ancestor) is on."""
     try:
+        while not directory.exists() and directory != directory.parent:
+            directory = directory.parent
         return os.pathconf(directory, "PC_NAME_MAX")
-    except (OSError, ValueError):
+    except (OSError, ValueError):  # an ancestor whose own name is too long: Linux's usual
         return 255
 
 
@@ -152,7 +187,7 @@ def atomic_output(path: str | Path) -> Iterator[BinaryIO]:
     file system, permissions, a name too long) is one DataError sentence.
     """
     shown, path = path, output_target(path)
-    ensure_dir(path.parent)
+    _output_dir(path.parent, shown)
     remove_stale_parts(path)
     # The temporary name is short whatever the final name's length (a name near the 255-byte
     # limit must still be writable), and carries this process's id so that the next writer of
@@ -178,6 +213,36 @@ def atomic_output(path: str | Path) -> Iterator[BinaryIO]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def _output_dir(directory: Path, shown: str | Path) -> None:
+    """Create the directory an output `shown` goes to; a failure is `write_error`'s sentence
+    about the output (not the data cache's advice that `ensure_dir` gives)."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(shown, exc) from None
+    if _read_only(directory):
+        raise write_error(shown, OSError(errno.EROFS, "read-only"))
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise write_error(shown, OSError(errno.EACCES, "permission denied"))
+
+
+def atomic_write_set(contents: dict[Path, bytes]) -> list[Path]:
+    """Write several files as one: `contents` maps each path to its bytes. Every file is
+    written to its temporary file first and the renames happen only once all are complete,
+    with ending signals held until the last, so a failure or a signal leaves the old set (or
+    none), never a CSV without its plot."""
+    from layerwise import signals
+
+    paths = list(contents)
+    with signals.deferred(), contextlib.ExitStack() as stack:
+        for path in paths:
+            f = stack.enter_context(atomic_output(path))
+            f.write(contents[path])
+            f.flush()  # a full disk fails here, before any file of the set is renamed
+            os.fsync(f.fileno())
+    return paths
 
 
 def _part_prefix(path: Path) -> str:

@@ -11,6 +11,7 @@ from layerwise.data.datasets import Dataset
 from layerwise.data.files import atomic_output
 from layerwise.errors import ConfigError
 
+MAX_PER_CLASS = 100  # images in a class's row (each a matplotlib subplot)
 
 def class_examples(data: Dataset, per_class: int) -> list[np.ndarray]:
     """For each class, its first `per_class` training images as (n, H, W) grey or (n, H, W, 3)
@@ -32,6 +33,9 @@ def save_examples(data: Dataset, path: str | Path, per_class: int = 8) -> Path:
     """Write a PNG of `per_class` training examples of every class of `data`, one row each."""
     if per_class < 1:
         raise ConfigError(f"--per-class must be at least 1, got {per_class}.")
+    if per_class > MAX_PER_CLASS:
+        raise ConfigError(f"--per-class must be at most {MAX_PER_CLASS} (one row of images per "
+                          f"class), got {per_class:,}.")
     import matplotlib
 
     matplotlib.use("Agg")

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from layerwise.signals import die_with_parent
+
 RANK_LINE = re.compile(r"^\[(?:default)?(\d+)\]:(.*)$", re.S)
 FAILURE = re.compile(r"host\s*:\s*(?P<host>\S+)\s*\n\s*rank\s*:\s*(?P<rank>-?\d+)\s*"
                      r"\(local_rank:\s*(?P<local>\d+)\)\s*\n\s*exitcode\s*:\s*(?P<code>-?\d+)")
@@ -65,64 +67,60 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-PR_SET_PDEATHSIG = 1  # prctl(2): the signal this process gets when its parent thread ends
-
-
-def die_with_parent(sig: int = signal.SIGTERM) -> None:
-    """Ask Linux to send `sig` to this process when its parent dies, whatever kills the parent
-    (SIGKILL included, which no handler of the parent's can see); and if the parent is already
-    gone, send it now. Elsewhere nothing happens: there the parent's own handlers stop the job.
-    Used by torchrun under `layerwise launch` and by every rank, so a killed launcher takes the
-    whole job with it."""
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    parent = os.getppid()
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0)
-    except (OSError, AttributeError):
-        return
-    if os.getppid() != parent:  # the parent died before the request was made
-        os.kill(os.getpid(), sig)
-
-
 def probe_rendezvous(endpoint: str, timeout: float) -> str | None:
     """Why the rendezvous endpoint HOST:PORT cannot be a torch store, or None. Nothing
     listening is not an error (the first machine may not have started yet: torchrun waits up
     to --join-timeout); a port that accepts connections but does not answer the store's
-    protocol within `timeout` seconds is, since torchrun would wait on it forever."""
-    import datetime
+    protocol within `timeout` seconds is, since torchrun would wait on it forever.
 
+    The question is asked by a child process: TCPStore's own timeout does not bound its
+    handshake with a silent server, and a server that answers garbage makes its C++ client
+    print stack frames or abort the process it runs in. The child is killed when the time is
+    up, and what it printed is dropped."""
     host, _, port = endpoint.rpartition(":")
     host = host.strip("[]")
     try:
         socket.create_connection((host, int(port)), timeout=timeout).close()
     except OSError:
         return None
-    answered: list[BaseException | None] = []
-
-    def ask() -> None:
-        try:
-            from torch.distributed import TCPStore
-
-            store = TCPStore(host, int(port), is_master=False, wait_for_workers=False,
-                             timeout=datetime.timedelta(seconds=timeout))
-            store.check(["layerwise-probe"])
-            answered.append(None)
-        except Exception as exc:  # noqa: BLE001 - any failure means: not a store
-            answered.append(exc)
-
-    # TCPStore's own timeout does not bound its handshake with a silent server: a thread does.
-    asker = threading.Thread(target=ask, daemon=True)
-    asker.start()
-    asker.join(timeout)
-    if answered and answered[0] is None:
+    if _asks_store(host, int(port), timeout):
         return None
     return (f"{endpoint} accepts connections but does not answer as a torch rendezvous store "
             f"within {timeout:g} s (--connect-timeout); it is another service, not the first "
             "machine's layerwise launch")
+
+
+_ASK = """import datetime, sys
+from torch.distributed import TCPStore
+print("ready", flush=True)
+store = TCPStore(sys.argv[1], int(sys.argv[2]), is_master=False, wait_for_workers=False,
+                 timeout=datetime.timedelta(seconds=float(sys.argv[3])))
+store.check(["layerwise-probe"])
+print("store", flush=True)
+"""
+
+
+def _asks_store(host: str, port: int, timeout: float) -> bool:
+    """Whether a TCPStore client reaches a store at host:port within `timeout` seconds,
+    counted once the child has imported torch (which may take a while on a busy machine)."""
+    child = subprocess.Popen([sys.executable, "-c", _ASK, host, str(port), str(timeout)],
+                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(child.stdout), daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 120  # importing torch
+        while "ready\n" not in lines and child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        reader.join(timeout)  # ends with the child's output
+        return "store\n" in lines
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.wait()
+        reader.join()
+        child.stdout.close()
 
 
 def run(argv: list[str], env: dict, log_dir: Path | None = None, out: TextIO | None = None,

@@ -29,6 +29,7 @@ from layerwise.rbm.loop import run_epochs
 from layerwise.rbm.model import RBM, RBMConfig
 from layerwise.rbm.train import CDConfig, CDTrainer
 from layerwise.runtime import DataLike, RunConfig, as_dataset, check_outputs, setup_device
+from layerwise.settings import check_argument, conforms
 from layerwise.train.predict import Predictor
 from layerwise.train.trainer import TrainConfig, evaluate, test_figures, train
 from layerwise.wording import plural
@@ -201,6 +202,11 @@ def train_dbn(data: DataLike, layers: tuple[int, ...] = DBN_LAYERS,
     it, read into memory), pretrain a DBN of binary RBMs on it, fine-tune it and its randomly
     initialised twin; returns the trained networks, the RBMs, both test accuracies and the
     times (`.to_dict()` gives what `layerwise dbn train` prints)."""
+    if not conforms(layers, tuple[int, ...]):
+        check_argument(layers, "layers", (), "a tuple of hidden-layer sizes, e.g. (500, 500)")
+    for name, value, kind in (("cd", cd, CDConfig), ("finetune", finetune, TrainConfig),
+                              ("run", run, RunConfig)):
+        check_argument(value, name, (kind, type(None)) if name != "finetune" else kind)
     cd, run = cd or CDConfig(), run or RunConfig()
     check_outputs(checkpoint, logdir=run.logdir)
     device = setup_device(run)

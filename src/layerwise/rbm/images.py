@@ -9,6 +9,7 @@ import torch
 
 from layerwise.data.files import atomic_output
 from layerwise.errors import ConfigError
+from layerwise.memory import check_fits
 
 
 def image_side(n_visible: int) -> int | None:
@@ -40,6 +41,7 @@ def tile(images: torch.Tensor, columns: int | None = None, scale_each: bool = Tr
 
 
 MAX_FILTERS = 400  # filters drawn at most (the first ones), so a grid stays readable
+MAX_SAMPLES = 10_000  # Gibbs samples drawn at most: a grid of 100 x 100 images in one PNG
 
 
 def filter_grid(W: torch.Tensor, n: int = MAX_FILTERS) -> torch.Tensor | None:
@@ -91,6 +93,13 @@ def gibbs_samples(rbm, n: int, steps: int, generator: torch.Generator,
     """n samples (n, V) after `steps` Gibbs steps from `start` (N, V) or from uniform noise."""
     if n < 1 or steps < 1:
         raise ConfigError("-n and --steps must be at least 1.")
+    if n > MAX_SAMPLES:
+        raise ConfigError(f"-n {n:,} is more samples than one picture shows; give at most "
+                          f"{MAX_SAMPLES:,}.")
+    V, H = rbm.cfg.n_visible, rbm.cfg.n_hidden
+    # each chain holds v, h and their probabilities at once
+    check_fits(2 * n * (V + H) * rbm.W.element_size(), f"{n:,} Gibbs chains of {V:,} + "
+               f"{H:,} units")
     if start is None:
         start = torch.rand(n, rbm.cfg.n_visible, generator=generator, dtype=rbm.W.dtype,
                            device=rbm.W.device)

@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from layerwise.errors import ConfigError
+from layerwise.memory import check_fits
 from layerwise.progress import Progress
 from layerwise.rbm.model import RBM, bernoulli
 
@@ -101,8 +102,11 @@ def ais(rbm: RBM, data: torch.Tensor | None = None, runs: int = 100, betas: int 
     (b_hid + x W)_j)), with log Z_A closed-form; each temperature takes one Gibbs transition
     that leaves p_beta invariant. log Z = log Z_A + log mean(w).
     """
+    V, H = rbm.W.shape
+    # the schedule (a few copies of `betas` numbers) and each run's v, h and products, float64
+    check_fits(3 * 8 * betas + 4 * 8 * runs * (V + H) + 8 * V * H,
+               f"AIS with {runs:,} runs over {betas:,} temperatures")
     W, b_vis, b_hid = rbm.W.double(), rbm.b_vis.double(), rbm.b_hid.double()
-    V, H = W.shape
     device = W.device
     sigma = rbm.sigma.double()
     if rbm.gaussian:

@@ -31,27 +31,33 @@ def epoch_measures(rbm: RBM, train_sample: torch.Tensor, held_out: torch.Tensor 
 def write_epoch_curves(history: list[dict], out_dir: str | Path, title: str) -> list[Path]:
     """curves.csv (every epoch's row) and curves.png: reconstruction error per epoch, with the
     pseudo-likelihood (binary units) on a second axis; `title` names the model and data."""
-    from layerwise.plots import plot, write_csv
+    from layerwise.plots import write_curves
 
     out = Path(out_dir)
     epochs = [r["epoch"] for r in history]
     right = {"log pseudo-likelihood per unit (training sample)":
              [r["pseudo_likelihood"] for r in history]} \
         if history and "pseudo_likelihood" in history[0] else None
-    return [write_csv(out / "curves.csv", history),
-            plot(out / "curves.png", "epoch", {"reconstruction error (training batches)":
-                                               [r["recon_error"] for r in history]},
-                 epochs, title, "mean squared error per visible unit", right=right,
-                 right_label="log pseudo-likelihood per unit (nats)", x_from_zero=True)]
+    return write_curves(out / "curves.csv", history, out / "curves.png", "epoch",
+                        {"reconstruction error (training batches)":
+                         [r["recon_error"] for r in history]},
+                        epochs, title, "mean squared error per visible unit", right=right,
+                        right_label="log pseudo-likelihood per unit (nats)", x_from_zero=True)
 
 
 class RBMMonitor:
     def __init__(self, logdir: str | Path):
-        from torch.utils.tensorboard import SummaryWriter
+        from layerwise.monitor import EventLog
 
-        self.writer = SummaryWriter(str(Path(logdir) / "train"))
+        self.events = EventLog(logdir, ("train",))
+        self.writer = self.events.writers["train"]
 
     def epoch(self, epoch: int, rbm: RBM, figures: dict) -> None:
+        if not self.events.failed:
+            with self.events.writing():
+                self._write(epoch, rbm, figures)
+
+    def _write(self, epoch: int, rbm: RBM, figures: dict) -> None:
         for name, value in figures.items():
             if isinstance(value, float):
                 self.writer.add_scalar(f"rbm/{name}", value, epoch)
@@ -65,4 +71,4 @@ class RBMMonitor:
         self.writer.flush()
 
     def close(self) -> None:
-        self.writer.close()
+        self.events.close()

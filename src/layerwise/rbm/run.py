@@ -30,7 +30,15 @@ from layerwise.rbm.monitor import RBMMonitor, epoch_measures, write_epoch_curves
 from layerwise.rbm.parallel import ParallelCD, ParallelConfig
 from layerwise.rbm.train import CDConfig, CDTrainer
 from layerwise.resume import CD_MAY_CHANGE, reconcile, with_changes
-from layerwise.runtime import DataLike, RunConfig, as_dataset, check_outputs, setup_device
+from layerwise.runtime import (
+    DataLike,
+    RunConfig,
+    as_dataset,
+    check_outputs,
+    check_path,
+    setup_device,
+)
+from layerwise.settings import check_argument
 
 MEASURE_SAMPLE = 1000  # examples used for the per-epoch pseudo-likelihood and free-energy gap
 
@@ -84,6 +92,11 @@ def fit_rbm(model: RBMConfig | None, data: DataLike, cd: CDConfig | None = None,
     With `run.resume`, `model`, `cd`, `parallel` and `binarize` left None continue the stored
     run as it was; given (see `layerwise.resume_recipe`), their changes of epochs, learning rate,
     momentum, penalty or product precision are applied and said, and any other change refused."""
+    for name, value, kind in (("model", model, RBMConfig), ("cd", cd, CDConfig),
+                              ("run", run, RunConfig), ("parallel", parallel, ParallelConfig)):
+        check_argument(value, name, (kind, type(None)))
+    if run is not None and run.resume:
+        check_path(run.resume, "resume")
     run = run or RunConfig()
     if not run.resume:
         model, cd, binarize = model or RBMConfig(), cd or CDConfig(), bool(binarize)

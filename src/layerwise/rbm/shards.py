@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from layerwise.checkpoint import write_torch
 from layerwise.data.files import atomic_output, atomic_write_bytes, remove_stale_parts
 from layerwise.distributed import Dist
 from layerwise.errors import ConfigError, DataError
@@ -37,11 +38,11 @@ def save_shards(directory: str | Path, trainer: ParallelCD, prep: Preprocessing,
     directory, dist = Path(directory), trainer.dist
     name = shard_name(dist.rank, dist.world_size, trainer.epoch)
     with atomic_output(directory / name) as f:
-        torch.save({k: _cpu(v) for k, v in trainer.state_dict().items()}, f)
+        write_torch({k: _cpu(v) for k, v in trainer.state_dict().items()}, f, directory / name)
     dist.barrier("waiting for every rank's shard")
     if dist.is_main:
         with atomic_output(directory / "prep.pt") as f:
-            torch.save(prep.to_dict(), f)
+            write_torch(prep.to_dict(), f, directory / "prep.pt")
         manifest = {"format": SHARDS_FORMAT, "version": 1, "ranks": dist.world_size,
                     "epoch": trainer.epoch, "model": trainer.rbm_config.to_dict(),
                     "train": trainer.cd.to_dict(), "parallel": trainer.par.to_dict(),

@@ -14,7 +14,7 @@ import torch
 
 from layerwise.data.datasets import Dataset, Split
 from layerwise.nn.models import ModelConfig, build_model
-from layerwise.plots import plot, write_csv
+from layerwise.plots import write_curves
 from layerwise.train.trainer import TrainConfig, evaluate, train
 from layerwise.wording import plural
 
@@ -30,10 +30,9 @@ def write_run_curves(rows: list[dict], out_dir: str | Path, title: str = "",
         series["validation loss"] = [r["val_loss"] for r in rows]
     right = {"validation accuracy": [r["val_accuracy"] for r in rows]} \
         if rows and "val_accuracy" in rows[0] else None
-    return [write_csv(out / f"{name}.csv", rows),
-            plot(out / f"{name}.png", "training step", series, steps,
-                 title or "learning curves", "loss", right=right,
-                 right_label="validation accuracy", x_from_zero=True)]
+    return write_curves(out / f"{name}.csv", rows, out / f"{name}.png", "training step",
+                        series, steps, title or "learning curves", "loss", right=right,
+                        right_label="validation accuracy", x_from_zero=True)
 
 
 def recipe_text(cfg: TrainConfig) -> str:
@@ -67,10 +66,11 @@ def size_curve(mcfg: ModelConfig, data: Dataset, cfg: TrainConfig, sizes: list[i
                      "train_error": error(evaluate(model, sub.train, data.task)),
                      "val_error": error(evaluate(model, data.val, data.task))})
     xs = [r["train_size"] for r in rows]
-    write_csv(Path(out_dir) / "learning_curve.csv", rows)
-    plot(Path(out_dir) / "learning_curve.png", "training-set size (log scale)",
-         {"train": [r["train_error"] for r in rows],
-          "validation": [r["val_error"] for r in rows]}, xs,
-         f"learning curve: {mcfg.name} on {data.name}, {recipe_text(cfg)} per size",
-         "error" if data.task == "classification" else "MSE", log_x=True)
+    out = Path(out_dir)
+    write_curves(out / "learning_curve.csv", rows, out / "learning_curve.png",
+                 "training-set size (log scale)",
+                 {"train": [r["train_error"] for r in rows],
+                  "validation": [r["val_error"] for r in rows]}, xs,
+                 f"learning curve: {mcfg.name} on {data.name}, {recipe_text(cfg)} per size",
+                 "error" if data.task == "classification" else "MSE", log_x=True)
     return rows

@@ -26,8 +26,10 @@ from torch import nn
 
 from layerwise.checkpoint import (
     build_stored,
+    checked_rng,
     claim,
     load_checkpoint,
+    load_optimizer_checked,
     load_state_checked,
     restore_rng,
     save_checkpoint,
@@ -35,12 +37,21 @@ from layerwise.checkpoint import (
 )
 from layerwise.data.datasets import Dataset
 from layerwise.distributed import Dist, join
-from layerwise.errors import ConfigError, ConfigTypeError, DataValueError
+from layerwise.errors import ConfigError, ConfigTypeError, DataError, DataValueError
+from layerwise.memory import check_fits
 from layerwise.nn import cifar
 from layerwise.nn.models import ModelConfig, build_model, freeze_layers
 from layerwise.progress import stream
 from layerwise.resume import TRAIN_MAY_CHANGE, reconcile, with_changes
-from layerwise.runtime import DataLike, RunConfig, as_dataset, check_outputs, setup_device
+from layerwise.runtime import (
+    DataLike,
+    RunConfig,
+    as_dataset,
+    check_outputs,
+    check_path,
+    setup_device,
+)
+from layerwise.settings import check_argument, invalid
 from layerwise.train.optim import build_optimizer
 from layerwise.train.predict import Predictor
 from layerwise.train.trainer import TrainConfig, TrainResult, evaluate, test_figures, train
@@ -128,6 +139,13 @@ def fit(model: ModelLike, data: DataLike, config: TrainConfig | None = None,
     one; `init` starts
     from a checkpoint's weights and `freeze` freezes the first N layers (transfer learning);
     `curves` gets the per-evaluation curves as CSV and PNG."""
+    check_argument(model, "model", (str, ModelConfig, nn.Module),
+                   "a course model's name, a ModelConfig or a torch.nn.Module")
+    check_argument(config, "config", (TrainConfig, type(None)))
+    check_argument(run, "run", (RunConfig, type(None)))
+    for name, path in (("init", init), ("resume", run and run.resume)):
+        if path:
+            check_path(path, name)
     run = run or RunConfig()
     if config is None and not run.resume:
         config = TrainConfig()
@@ -154,7 +172,11 @@ def reconciled_config(payload: dict, config: TrainConfig | None, path: str = "ch
     it is): the fields of `resume.TRAIN_MAY_CHANGE` are taken from `config` and returned as one
     line each; any other difference, or a `model` other than the stored one, is a ConfigError.
     A `config` without steps or epochs keeps the stored length."""
-    stored = stored_config(TrainConfig, payload.get("train", {}), path, "recipe")
+    if "train" not in payload or "optimizer" not in payload:
+        raise DataError(f"{path} holds a model without its training state (its recipe or its "
+                        "optimizer's state is missing), so its run cannot be resumed; start "
+                        "a new run from its weights with --init instead.")
+    stored = stored_config(TrainConfig, payload["train"], path, "recipe")
     if config is None and model is None:
         return stored, []
     config = config or stored
@@ -174,7 +196,7 @@ def supervised_recipe(path: str, model: dict | None = None, train: dict | None =
     and TrainConfig fields) changed: what `fit(model, data, config, RunConfig(resume=path))`
     is given to continue that run with, say, a new learning rate or a longer length."""
     payload = load_checkpoint(path, kind="supervised")
-    stored, _ = reconciled_config(payload, None)
+    stored, _ = reconciled_config(payload, None, path)
     if payload["model"].get("name") == CUSTOM["name"]:
         raise ConfigError(f"{path} holds a model built outside layerwise; pass that module "
                           "to fit() to resume it.")
@@ -220,6 +242,8 @@ def _fit(model, data, cfg: TrainConfig, run: RunConfig, dist: Dist, checkpoint, 
         else None
     notes: list[str] = []
     if run.resume:
+        if payload["model"].get("name") != CUSTOM["name"]:  # a damaged key named first
+            stored_config(ModelConfig, payload["model"], run.resume, "model")
         if isinstance(model, str) and model != payload["model"].get("name"):
             raise ConfigError(f"{run.resume} holds a {payload['model'].get('name')} model, "
                               f"not {model}; a resumed run continues its own model.")
@@ -239,6 +263,7 @@ def _fit(model, data, cfg: TrainConfig, run: RunConfig, dist: Dist, checkpoint, 
     if data.task == "unsupervised":
         raise DataValueError(f"fit trains on labelled examples and {data.name} has no labels; "
                              "give (X, y), a Dataset of (x, y) pairs or a labelled dataset.")
+    _check_shift(cfg, data)
     trained_on = (payload or {}).get("extra", {}).get("dataset")
     if run.resume and trained_on and trained_on != data.name:
         notes.append(f"resuming {run.resume} on {data.name}; it was trained on {trained_on}")
@@ -248,17 +273,17 @@ def _fit(model, data, cfg: TrainConfig, run: RunConfig, dist: Dist, checkpoint, 
         _check_init(model, data, payload, init)
     net, mcfg = _model(model, data, payload, run.resume or init)
     net = net.to(dist.device)
-    data = _probe(net, data)
+    data = _probe(net, data, cfg, mcfg.name if mcfg else type(net).__name__)
     if freeze:
         freeze_layers(net, freeze)
     optimizer = build_optimizer(cfg.optimizer, net.parameters(), cfg.lr, cfg.momentum)
     start_step, batch_state = 0, None
     if run.resume:
-        optimizer.load_state_dict(payload["optimizer"])
+        load_optimizer_checked(optimizer, payload, run.resume)
         for group in optimizer.param_groups:  # the stored rate unless the run changes it
             group["lr"] = cfg.lr
         start_step = payload["step"]
-        restore_rng(payload["rng"])
+        restore_rng(checked_rng(payload, run.resume, ("torch", "batches")))
         batch_state = payload["rng"]["batches"]
     scheduler = _scheduler(inputs.lr_scheduler, optimizer, payload if run.resume else None,
                            run.resume, notes, progress)
@@ -292,6 +317,31 @@ def _fit(model, data, cfg: TrainConfig, run: RunConfig, dist: Dist, checkpoint, 
         write_run_curves(result.history.rows, curves,
                          f"{name} on {data.name}: {recipe_text(cfg)}")
     return dataclasses.replace(_result(net, mcfg, data, result, dist), notes=tuple(notes))
+
+
+def _check_training_fits(net: nn.Module, data: Dataset, cfg: TrainConfig, name: str,
+                         per_example: list[float]) -> None:
+    """Refuse a run whose memory the budget cannot hold, before training: the parameters with
+    their gradients and two optimiser moments (4 copies), every tensor one training batch
+    keeps for the backward pass and its gradient (2 each), and an evaluation batch of 2,000
+    (the largest of them, in and out, at a time); `per_example` is the bytes of each kept
+    tensor per example, measured on the probe."""
+    params = sum(p.numel() * p.element_size() for p in net.parameters())
+    batch = cfg.batch_for(len(data.train))
+    train_bytes = 2 * batch * sum(per_example)
+    eval_bytes = 2 * min(2000, max(len(data.train), len(data.test))) * max(per_example,
+                                                                           default=0)
+    check_fits(int(4 * params + max(train_bytes, eval_bytes)),
+               f"training {name} on {data.name} with batches of {batch:,}")
+
+
+def _check_shift(cfg: TrainConfig, data: Dataset) -> None:
+    """A translation by the image's side or more leaves nothing of it (and its padded copy
+    of every batch grows with the square of the shift): refused naming both."""
+    shape = data.input_shape
+    if cfg.shift and len(shape) == 3 and cfg.shift >= min(shape[1:]):
+        raise invalid(cfg, "shift", f"must be smaller than the images' side ({data.name}'s "
+                                    f"are {shape[1]} x {shape[2]}), got {cfg.shift}.")
 
 
 def _check_init(model: ModelLike, data: Dataset, payload: dict, init: str) -> None:
@@ -339,9 +389,20 @@ def _model(model: ModelLike, data: Dataset, payload: dict | None, source: str | 
 
 
 def _check_course_input(mcfg: ModelConfig, data: Dataset) -> None:
-    """A convolutional course model needs images and a classifier needs classes: said in one
-    sentence before the model is built."""
+    """A convolutional course model needs images, a classifier needs classes and polynomial
+    real-valued targets of one input: said in one sentence, naming both, before the model is
+    built."""
     shape = data.input_shape
+    if mcfg.name == "polynomial" and (data.task != "regression" or shape != (1,)):
+        held = "class labels" if data.task == "classification" else \
+            f"examples of shape {shape}"
+        raise DataValueError(f"polynomial fits a real-valued target of one real input (N, 1), "
+                             f"but {data.name} holds {held}; give it such data (e.g. the "
+                             "regression dataset) or train a classifier on this one.")
+    if mcfg.name != "polynomial" and data.task == "regression":
+        raise DataValueError(f"{mcfg.name} is a classifier, but {data.name} holds real-valued "
+                             "targets (regression); train polynomial on it, or a module of "
+                             "your own with fit(module, data).")
     if mcfg.name in CONVOLUTIONAL and len(shape) != 3:
         side = math.isqrt(math.prod(shape))
         example = f", e.g. X.reshape(-1, 1, {side}, {side})" if side * side == math.prod(
@@ -355,16 +416,27 @@ def _check_course_input(mcfg: ModelConfig, data: Dataset) -> None:
 
 
 @torch.no_grad()
-def _probe(net: nn.Module, data: Dataset) -> Dataset:
+def _probe(net: nn.Module, data: Dataset, cfg: TrainConfig, name: str) -> Dataset:
     """One forward pass of two examples in eval mode (no randomness drawn, no state changed):
-    a model that cannot take the data's inputs, or whose outputs do not fit its targets, is
-    one sentence before training. A streamed dataset whose classes are unknown takes them
-    from the module's outputs."""
+    a model that cannot take the data's inputs, or whose outputs do not fit its targets, or
+    whose training would not fit in memory, is one sentence before training. A streamed
+    dataset whose classes are unknown takes them from the module's outputs."""
     x, y = data.train.x[:2], data.train.y[:2]
     was_training = net.training
     net.eval()
+    # Bytes of every tensor the forward pass keeps for the backward pass, but the weights
+    # and buffers (not per example): what one training batch holds, per example of len(x).
+    fixed = {t.data_ptr() for t in (*net.parameters(), *net.buffers())}
+    sizes: list[int] = []
+
+    def keep(t: torch.Tensor) -> torch.Tensor:
+        if t.data_ptr() not in fixed:
+            sizes.append(t.numel() * t.element_size())
+        return t
+
     try:
-        out = net(x)
+        with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(keep, lambda t: t):
+            out = net(x)
     except (RuntimeError, ValueError, TypeError, IndexError) as exc:
         first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else repr(exc)
         raise DataValueError(f"the model cannot take the data's examples of shape "
@@ -372,6 +444,8 @@ def _probe(net: nn.Module, data: Dataset) -> Dataset:
                              "expects.") from None
     finally:
         net.train(was_training)
+    out = out.detach()
+    _check_training_fits(net, data, cfg, name, [b / len(x) for b in sizes])
     if data.task == "classification":
         if out.dim() != 2:
             raise DataValueError(f"a classifier must give logits (N, classes); the model gives "
