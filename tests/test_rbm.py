@@ -268,3 +268,21 @@ def test_pictures_show_every_filter_large_and_samples_say_when_chains_did_not_mi
     assert "nearly alike" in mixing_note(alike, 1000) and "--from-data" in mixing_note(alike, 9)
     varied = (torch.rand(16, 784, generator=torch.Generator().manual_seed(1)) < 0.3).float()
     assert mixing_note(varied, 1000) is None
+
+
+def test_the_epoch_figures_are_explained_once_under_the_first_epoch(capsys):
+    import layerwise as lw
+
+    x = (torch.rand(300, 16, generator=torch.Generator().manual_seed(0)) < 0.3).float()
+    data = lw.Dataset("toy", "unsupervised", lw.Split(x[:250], torch.zeros(250)),
+                      lw.Split(x[250:], torch.zeros(50)), lw.Split(x[:0], torch.zeros(0)))
+    lw.fit_rbm(lw.RBMConfig(n_hidden=4), data, lw.CDConfig(epochs=3, batch_size=25),
+               lw.RunConfig(device="cpu"))
+    out = capsys.readouterr()
+    text = out.out + out.err
+    lines = text.splitlines()
+    first = next(i for i, line in enumerate(lines) if line.startswith("epoch   1"))
+    assert lines[first + 1].startswith("note: recon error is the mean squared difference")
+    flat = " ".join(text.split())
+    assert text.count("note: recon error") == 1 and "nats per visible unit" in flat
+    assert "nats per example" in flat and "epoch   3" in text

@@ -163,6 +163,8 @@ def _train(data, model, cd, parallel, run, dist: Dist, binarize, checkpoint, sha
         _save(trainer, prep, data.name, checkpoint, shard_dir)
         if progress:
             print(epoch_line(row), file=stream(), flush=True)
+            if len(history) == 1 and measure is not None:
+                print(MEASURES_NOTE, file=stream(), flush=True)
 
     try:
         records = run_epochs(trainer, x, on_epoch, cuda_graphs=cuda_graphs)
@@ -312,6 +314,16 @@ class _Measures:
     def close(self) -> None:
         if self.monitor is not None:
             self.monitor.close()
+
+
+# What the epoch lines' figures mean, said once under the first (a learner reads them there).
+MEASURES_NOTE = (
+    "note: recon error is the mean squared difference between the data and E[v | h] one\n"
+    "  Gibbs step away, per visible value; pseudo_likelihood (binary units) is the mean\n"
+    "  log p(v_i | all other units) on a fixed sample of the training data, in nats per\n"
+    "  visible unit: it rises towards 0 as the model learns; free_energy_gap is\n"
+    "  mean F(held-out) - mean F(that sample), in nats per example: its level carries\n"
+    "  sampling noise, a steady rise means the RBM is overfitting its training data.")
 
 
 def epoch_line(row: dict) -> str:
