@@ -468,3 +468,28 @@ def test_a_model_given_data_of_the_wrong_kind_is_one_sentence_naming_both(model,
         lw.fit(model, data, lw.TrainConfig(steps=1), lw.RunConfig(device="cpu"),
                progress=False)
     assert says in str(caught.value) and isinstance(caught.value, ValueError)
+
+
+@pytest.mark.parametrize("call, names", [
+    (lambda lw: lw.fit("mlp", "mnist-10k", lw.TrainConfig(steps=1), freeze=1.5),
+     "freeze must be a whole number of layers, got 1.5"),
+    (lambda lw: lw.fit_rbm(None, np.zeros((4, 4)), binarize="yes"),
+     "binarize must be a bool or None, got 'yes'"),
+    (lambda lw: lw.learning_curve("softmax", "mnist-10k", {"steps": 1}, [10], "out"),
+     "config must be a TrainConfig"),
+    (lambda lw: lw.save_model(torch.nn.Linear(2, 2), 3), "path must be a path"),
+])
+def test_more_python_api_misuse_names_the_argument(call, names):
+    """freeze=1.5 was a slice TypeError inside the model, binarize='yes' was taken as True, a
+    dict config of learning_curve an AttributeError, save_model to 3 pathlib's TypeError."""
+    import layerwise as lw
+
+    with pytest.raises(ConfigTypeError, match=names):
+        call(lw)
+
+
+def test_a_directory_given_as_a_checkpoint_is_named_so(tmp_path):
+    import layerwise as lw
+
+    with pytest.raises(DataError, match="is a directory, not a checkpoint file"):
+        lw.load_model(tmp_path)

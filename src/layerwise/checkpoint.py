@@ -143,6 +143,9 @@ def load_checkpoint(path: str | Path, kind: str | None = None) -> dict:
         raise ConfigTypeError(f"the checkpoint path must be a string or a pathlib.Path, got "
                               f"{path!r} ({type(path).__name__}).")
     path = Path(path)
+    if path.is_dir():
+        raise DataError(f"{path} is a directory, not a checkpoint file; give the path of the "
+                        ".pt file a run wrote.")
     if not path.is_file():
         raise DataError(f"checkpoint {path} does not exist.")
     check_archive(path)

@@ -95,6 +95,7 @@ def fit_rbm(model: RBMConfig | None, data: DataLike, cd: CDConfig | None = None,
     for name, value, kind in (("model", model, RBMConfig), ("cd", cd, CDConfig),
                               ("run", run, RunConfig), ("parallel", parallel, ParallelConfig)):
         check_argument(value, name, (kind, type(None)))
+    check_argument(binarize, "binarize", (bool, type(None)))
     if run is not None and run.resume:
         check_path(run.resume, "resume")
     run = run or RunConfig()

@@ -51,7 +51,7 @@ from layerwise.runtime import (
     check_path,
     setup_device,
 )
-from layerwise.settings import check_argument, invalid
+from layerwise.settings import check_argument, conforms, invalid
 from layerwise.train.optim import build_optimizer
 from layerwise.train.predict import Predictor
 from layerwise.train.trainer import TrainConfig, TrainResult, evaluate, test_figures, train
@@ -143,6 +143,8 @@ def fit(model: ModelLike, data: DataLike, config: TrainConfig | None = None,
                    "a course model's name, a ModelConfig or a torch.nn.Module")
     check_argument(config, "config", (TrainConfig, type(None)))
     check_argument(run, "run", (RunConfig, type(None)))
+    if not conforms(freeze, int):
+        check_argument(freeze, "freeze", (), "a whole number of layers")
     for name, path in (("init", init), ("resume", run and run.resume)):
         if path:
             check_path(path, name)
@@ -585,6 +587,9 @@ def learning_curve(model: ModelLike, data: DataLike, config: TrainConfig, sizes:
     """The course's learning curve: train/validation error against training-set size."""
     from layerwise.train.curves import size_curve
 
+    check_argument(model, "model", (str, ModelConfig), "a course model's name or a ModelConfig")
+    check_argument(config, "config", TrainConfig)
+    check_argument(run, "run", (RunConfig, type(None)))
     run = run or RunConfig()
     device = setup_device(run)
     data = as_dataset(data, run, config.seed, device, progress)

@@ -37,8 +37,10 @@ def save_model(model, path: str | Path, *, model_config=None, init_args: dict | 
     nn.Module: a course model when `model_config` (its ModelConfig) is given, else a user
     module, rebuilt at load time as `type(model)(**init_args)`."""
     from layerwise.rbm.dbn import DBNResult, save_dbn
+    from layerwise.runtime import check_path
     from layerwise.train.run import FitResult, custom_record
 
+    check_path(path, "path")
     if isinstance(model, DBNResult):
         return save_dbn(path, model.network, model.rbms, model.classes, model.dataset,
                         model.prep)
