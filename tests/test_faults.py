@@ -234,6 +234,8 @@ def test_memory_a_flag_or_a_model_asks_for_is_refused_before_it_is_taken(monkeyp
     rbm = RBM(RBMConfig(784, 16), torch.Generator().manual_seed(0))
     with pytest.raises(LayerwiseError, match="-n 1,000,000,000 is more samples than one"):
         images.gibbs_samples(rbm, 10**9, 1, torch.Generator())
+    with pytest.raises(LayerwiseError, match="--steps 10,000,000,000,000 is more Gibbs steps"):
+        images.gibbs_samples(rbm, 4, 10**13, torch.Generator())  # years, silently
     with pytest.raises(LayerwiseError, match="AIS with 100 runs over 100,000,000,000 temper"):
         measures.ais(rbm, runs=100, betas=10**11)
     assert main(["train", "deepnn", "--shift", "100000", "--steps", "1", *QUIET]) == 2
@@ -493,3 +495,19 @@ def test_a_directory_given_as_a_checkpoint_is_named_so(tmp_path):
 
     with pytest.raises(DataError, match="is a directory, not a checkpoint file"):
         lw.load_model(tmp_path)
+
+
+def test_a_bad_flag_of_a_launched_command_is_refused_before_torchrun(monkeypatch, capsys):
+    """`launch -- train nosuchmodel` started torchrun and every rank printed argparse's usage,
+    then launch its summary (34 lines, exit 1); the command is parsed first now: argparse's
+    usage and one error line, exit 2, nothing started."""
+    from layerwise.distributed import launcher
+
+    monkeypatch.setattr(launcher, "run", lambda *a, **k: pytest.fail("the job was launched"))
+    with pytest.raises(SystemExit) as caught:
+        main(["launch", "--nproc-per-node", "2", "--", "train", "nosuchmodel"])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0].startswith("usage: layerwise train ")
+    assert err[-1].startswith("layerwise train: error: argument model: invalid choice: "
+                              "'nosuchmodel'")

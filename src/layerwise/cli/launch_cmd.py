@@ -100,15 +100,19 @@ def launch_env(nproc: int) -> dict[str, str]:
 def cmd_launch(args) -> int:
     import shutil
 
+    from layerwise.cli.main import build_parser  # here: cli.main imports this module
     from layerwise.distributed import launcher
 
     argv = torchrun_argv(args)
+    command = args.command[1:] if args.command[:1] == ["--"] else args.command
+    # A bad flag of the command is argparse's usage and exit 2 here, once, instead of on
+    # every rank after torchrun has started them.
+    build_parser().parse_args(command)
     if args.rdzv_endpoint:  # before torchrun, which would wait on a silent endpoint forever
         why = launcher.probe_rendezvous(args.rdzv_endpoint, args.connect_timeout)
         if why:
             raise ConfigError(f"--rdzv-endpoint {why}.")
     env = launch_env(args.nproc_per_node)
-    command = argv[len(argv) - len(args.command) + (args.command[:1] == ["--"]):]
     where = "on this machine only" if args.nnodes == 1 and not args.rdzv_endpoint else \
         f"of {args.nnodes * args.nproc_per_node} on {args.nnodes} machines meeting at " \
         f"{args.rdzv_endpoint}"

@@ -42,6 +42,7 @@ def tile(images: torch.Tensor, columns: int | None = None, scale_each: bool = Tr
 
 MAX_FILTERS = 400  # filters drawn at most (the first ones), so a grid stays readable
 MAX_SAMPLES = 10_000  # Gibbs samples drawn at most: a grid of 100 x 100 images in one PNG
+MAX_GIBBS_STEPS = 1_000_000  # 20 minutes for 64 chains of 784 x 500 on one CPU core
 
 
 def filter_grid(W: torch.Tensor, n: int = MAX_FILTERS) -> torch.Tensor | None:
@@ -96,6 +97,10 @@ def gibbs_samples(rbm, n: int, steps: int, generator: torch.Generator,
     if n > MAX_SAMPLES:
         raise ConfigError(f"-n {n:,} is more samples than one picture shows; give at most "
                           f"{MAX_SAMPLES:,}.")
+    if steps > MAX_GIBBS_STEPS:
+        raise ConfigError(f"--steps {steps:,} is more Gibbs steps than layerwise runs without "
+                          f"a line of output; give at most {MAX_GIBBS_STEPS:,} (a chain that "
+                          "has not mixed by then needs a better model, not more steps).")
     V, H = rbm.cfg.n_visible, rbm.cfg.n_hidden
     # each chain holds v, h and their probabilities at once
     check_fits(2 * n * (V + H) * rbm.W.element_size(), f"{n:,} Gibbs chains of {V:,} + "
