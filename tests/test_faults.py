@@ -511,3 +511,21 @@ def test_a_bad_flag_of_a_launched_command_is_refused_before_torchrun(monkeypatch
     assert err[0].startswith("usage: layerwise train ")
     assert err[-1].startswith("layerwise train: error: argument model: invalid choice: "
                               "'nosuchmodel'")
+
+
+def test_rbm_build_model_and_evaluate_name_a_misused_argument():
+    import torch
+    from torch import nn
+
+    from layerwise.errors import ConfigTypeError
+    from layerwise.nn.models import build_model
+    from layerwise.rbm.model import RBM
+    from layerwise.train.trainer import evaluate
+
+    with pytest.raises(ConfigTypeError, match=r"cfg.*RBMConfig\(\*\*d\)"):
+        RBM({"n_visible": 4, "n_hidden": 2})
+    with pytest.raises(ConfigTypeError, match=r"cfg.*ModelConfig\(\*\*d\)"):
+        build_model({"name": "softmax"})
+    with pytest.raises(ConfigTypeError, match=r"split.*a Split"):
+        evaluate(nn.Linear(2, 2), "mnist-10k", "classification")
+    assert isinstance(RBM(__import__("layerwise").RBMConfig(4, 2)).W, torch.Tensor)

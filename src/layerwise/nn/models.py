@@ -18,6 +18,7 @@ from layerwise.errors import ConfigError
 from layerwise.nn import cifar
 from layerwise.nn.config import DEFAULT_DROPOUT, ModelConfig
 from layerwise.nn.layers import Conv2d, Pool2d, activation
+from layerwise.settings import check_argument
 
 __all__ = ["DEFAULT_DROPOUT", "MODELS", "ModelConfig", "build_model", "freeze_layers"]
 
@@ -129,6 +130,7 @@ def build_model(cfg: ModelConfig | str, data=None, **options) -> nn.Sequential:
     """Instantiate a model (on the CPU; move it with `.to(device)`): `cfg` is a ModelConfig or
     a model name with `options` (ModelConfig's fields), sized to `data` (a Dataset) where its
     input shape or outputs are not given, e.g. `build_model("deepnn", data)`."""
+    check_argument(cfg, "cfg", (ModelConfig, str))
     if isinstance(cfg, str):
         cfg = ModelConfig(cfg, **options)
     elif options:

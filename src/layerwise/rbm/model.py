@@ -30,6 +30,7 @@ from layerwise.device import bf16_products_on_cpu, check_fits, native_bf16, tf32
 from layerwise.errors import ConfigError
 from layerwise.names import MATMUL_PRECISIONS
 from layerwise.rbm.config import RBMConfig  # noqa: F401 - its home; re-exported here
+from layerwise.settings import check_argument
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
@@ -43,6 +44,7 @@ class RBM(nn.Module):
 
     def __init__(self, cfg: RBMConfig, generator: torch.Generator | None = None):
         super().__init__()
+        check_argument(cfg, "cfg", RBMConfig)
         if cfg.n_visible is None:
             raise ConfigError("an RBM needs its number of visible units; set "
                               "RBMConfig.n_visible (the runs take it from the data).")

@@ -22,6 +22,7 @@ from layerwise.distributed import Dist
 from layerwise.errors import ConfigError, LayerwiseError
 from layerwise.names import TRAIN_PRECISIONS
 from layerwise.progress import Progress
+from layerwise.settings import check_argument
 from layerwise.train.config import TrainConfig  # noqa: F401 - its home; re-exported here
 from layerwise.train.graphs import GraphedStep
 from layerwise.train.optim import build_optimizer, l2_penalty, match_state_layouts
@@ -85,6 +86,7 @@ def evaluate(model: nn.Module, split: Split | StreamedSplit, task: str, batch_si
     With `dist` spanning K ranks, rank k evaluates the k-th contiguous K-th of `split` and the
     sums are all-reduced, so the figures cover every example exactly once on every rank. A
     streamed split is read whole, in the loader's batches."""
+    check_argument(split, "split", (Split, StreamedSplit), "a Split (e.g. data.test)")
     was_training = model.training
     model.eval()
     n = len(split)
