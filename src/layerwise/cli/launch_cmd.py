@@ -100,14 +100,16 @@ def launch_env(nproc: int) -> dict[str, str]:
 def cmd_launch(args) -> int:
     import shutil
 
-    from layerwise.cli.main import build_parser  # here: cli.main imports this module
     from layerwise.distributed import launcher
 
     argv = torchrun_argv(args)
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     # A bad flag of the command is argparse's usage and exit 2 here, once, instead of on
     # every rank after torchrun has started them.
-    build_parser().parse_args(command)
+    # The whole CLI's parser comes from main (importing cli.main here would be a circle).
+    parser = getattr(args, "command_parser", None)
+    if parser is not None:
+        parser.parse_args(command)
     if args.rdzv_endpoint:  # before torchrun, which would wait on a silent endpoint forever
         why = launcher.probe_rendezvous(args.rdzv_endpoint, args.connect_timeout)
         if why:

@@ -59,6 +59,7 @@ def _with_defaults(parser: argparse.ArgumentParser) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.command_parser = parser  # launch checks the command it starts with it
     # Under --json standard output ends with the result's JSON line; progress goes to stderr.
     send_to_stderr(getattr(args, "json", False))
     # SIGINT, SIGTERM and SIGHUP unwind like exceptions: partial files removed, one line,
