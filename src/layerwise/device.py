@@ -91,37 +91,31 @@ def describe(device: torch.device) -> str:
 
 
 @contextmanager
-def tf32_products(enabled: bool) -> Iterator[None]:
-    """Inside, CUDA float32 matrix products may use TensorFloat-32 (when `enabled`)."""
+def _fp32_precision(backend, precision: str, enabled: bool) -> Iterator[None]:
+    """Inside, `backend`'s float32 matmuls run at `precision` (when `enabled`); restored on exit."""
     if not enabled:
         yield
         return
-    cuda_matmul = torch.backends.cuda.matmul
-    previous = cuda_matmul.fp32_precision
-    cuda_matmul.fp32_precision = "tf32"
+    previous = backend.fp32_precision
+    backend.fp32_precision = precision
     try:
         yield
     finally:
-        cuda_matmul.fp32_precision = previous
+        backend.fp32_precision = previous
 
 
-@contextmanager
-def bf16_products_on_cpu(enabled: bool) -> Iterator[None]:
+def tf32_products(enabled: bool):
+    """Inside, CUDA float32 matrix products may use TensorFloat-32 (when `enabled`)."""
+    return _fp32_precision(torch.backends.cuda.matmul, "tf32", enabled)
+
+
+def bf16_products_on_cpu(enabled: bool):
     """Inside, CPU float32 matrix products take bfloat16 operands, multiply them in hardware
     (AMX or AVX-512 BF16) and accumulate and return float32 (oneDNN's "bf16" precision for
     float32 matmuls, the CPU's analogue of TensorFloat-32). Products write into float32 tensors
     directly, so an in-place `addmm_` stays one pass: no bfloat16 copies of the operands or the
     result are made by the caller."""
-    if not enabled:
-        yield
-        return
-    cpu_matmul = torch.backends.mkldnn.matmul
-    previous = cpu_matmul.fp32_precision
-    cpu_matmul.fp32_precision = "bf16"
-    try:
-        yield
-    finally:
-        cpu_matmul.fp32_precision = previous
+    return _fp32_precision(torch.backends.mkldnn.matmul, "bf16", enabled)
 
 
 def capture_graph(device: torch.device, warm_up: Callable[[], None], record: Callable[[], T],
