@@ -5,6 +5,8 @@ A page asks for a generated part with an HTML comment on a line of its own:
     <!-- generated: cli-reference -->            every command and flag (layerwise.cli.reference)
     <!-- generated: bench-tables -->             a table per JSON file under bench-results/
     <!-- generated: results SECTION... -->       rows of docs/reproduce-quick/results.json
+    <!-- generated: runs NAME... -->             rows of the run records docs/results/NAME.json
+    <!-- generated: course-hardware NAME... -->  the course's Lab 7 hardware table with records
     <!-- generated: notebook N -->               notebooks/labN*.ipynb, where one is committed
     <!-- generated: modules -->                  each module of src/layerwise, its docstring
     <!-- generated: lab-output N -->             what `layerwise lab N` prints (labs 1-3: instant)
@@ -22,6 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench-results"
 RESULTS = ROOT / "docs" / "reproduce-quick" / "results.json"
+RECORDS = ROOT / "docs" / "results"
 MARKER = re.compile(r"^<!-- generated: ([\w-]+)(.*?) -->$", re.M)
 
 
@@ -149,6 +152,98 @@ def results(sections: list[str], path: Path = RESULTS) -> str:
                               + ")"])
 
 
+def _machine(env: dict) -> str:
+    """A record's machine in a few words: cores, the instruction sets that decide the timings,
+    the threads torch used, the revision."""
+    isa = env.get("cpu_instruction_sets") or {}
+    kind = ("AVX-512" + (" + BF16/AMX" if isa.get("avx512_bf16") or isa.get("amx") else "")
+            if isa.get("avx512") else "AVX2" if isa.get("avx2") else "CPU")
+    if env.get("cuda"):
+        kind = env.get("device_name", "GPU")
+    return (f"{env.get('cpu_count')} cores, {kind}, {env.get('torch_threads')} threads, "
+            f"`{env.get('revision')}`")
+
+
+def _accuracy(f: dict) -> str:
+    if "test_accuracy_seeds" in f:
+        each = f["test_accuracy_seeds"]
+        return (f"{f['test_accuracy']:.4f} ± {f['test_accuracy_std']:.4f} over seeds "
+                f"{f['seeds'][0]}–{f['seeds'][1]} ({min(each):.4f}–{max(each):.4f})")
+    text = f"{f['test_accuracy']:.4f}"
+    last = f.get("last_eval") or {}
+    if last.get("val_accuracy") is not None:
+        text += f" (validation {last['val_accuracy']:.4f})"
+    if f.get("best_step") is not None:
+        text += f", weights of step {f['best_step']:,}"
+    return text
+
+
+def _run_row(record: dict) -> list:
+    """[run, result, time, machine, re-run] of one record, by what its command printed."""
+    f, command = record["figures"], record["command"]
+    wall = record["wall_seconds"]
+    load = record.get("load_average", {})
+    loaded = max([*(load.get("start") or [0])[:1], *(load.get("end") or [0])[:1]])
+    busy = " (machine busy: load {:.1f})".format(loaded) \
+        if loaded > (record["environment"].get("cpu_count") or 1) + 0.5 else ""
+    if "log_likelihood" in f:                       # rbm ais
+        what = f"AIS, {f.get('runs')} runs × {f.get('betas')} temperatures"
+        result = (f"{f['log_likelihood']:.2f} nats (log Z {f['log_z']:.1f}, 3 s.e. "
+                  f"{f['log_z_low']:.1f}–{f['log_z_high']:.1f})"
+                  + (f"; {len(f['warnings'])} warning(s)" if f.get("warnings") else ""))
+        time = f"{wall:,.0f} s"
+    elif "dbn_accuracy" in f:                       # dbn train
+        what = f"DBN {f.get('layers')} on {f.get('dataset')}"
+        result = (f"{f['dbn_accuracy']:.4f} (random initialisation: "
+                  f"{f['random_init_accuracy']:.4f})")
+        time = (f"{f['pretrain_seconds']:.0f} s pre-training + "
+                f"{f['dbn_finetune_seconds']:.0f} s fine-tuning")
+    elif "epoch_seconds" in f:                      # rbm train
+        what = f"RBM {f.get('model')} on {f.get('dataset')}, {f.get('epochs')} epochs"
+        result = f"test recon error {f['recon_error']:.4f}"
+        if "feature_accuracy" in f:
+            result = (f"softmax on its features {f['feature_accuracy']:.4f} (raw pixels: "
+                      f"{f['raw_accuracy']:.4f})")
+        time = f"{f['epoch_seconds']:.1f} s an epoch"
+    elif "test_accuracy" in f:                      # train, lab 6/7
+        what = f"{f['model']} on {f['dataset']}, {f['steps']:,} steps"
+        result = _accuracy(f)
+        runs = " a run" if "test_accuracy_seeds" in f else ""
+        time = f"{f['train_seconds']:,.1f} s{runs}"
+    else:
+        raise ValueError(f"docs/hooks.py: no row format for the record of `{command}`")
+    return [what, result, time + busy, _machine(record["environment"]), f"`{command}`"]
+
+
+def runs(names: list[str], directory: Path = RECORDS) -> str:
+    """A table of the named run records (docs/results/NAME.json, written by --record)."""
+    from layerwise.record import read_record
+
+    rows = [_run_row(read_record(directory / f"{name}.json")) for name in names]
+    lines = ["| run | result | time | machine, threads, revision | re-run |",
+             "| --- | --- | --- | --- | --- |"]
+    lines += ["| " + " | ".join(str(c).replace("|", "/") for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def course_hardware(names: list[str], directory: Path = RECORDS) -> str:
+    """The course's Lab 7 hardware table (layerwise.reproduce.course), then the full-recipe
+    runs recorded here."""
+    from layerwise.record import read_record
+    from layerwise.reproduce.course import COURSE_HARDWARE
+
+    lines = ["| hardware | seconds for 20,000 steps | test accuracy |", "| --- | --- | --- |"]
+    lines += [f"| {name} | {'out of memory' if s is None else f'{s:,.0f}'} | |"
+              for name, s in COURSE_HARDWARE]
+    for name in names:
+        record = read_record(directory / f"{name}.json")
+        f, env = record["figures"], record["environment"]
+        lines.append(f"| this project: {env.get('cpu')}, {env.get('cpu_count')} cores, "
+                     f"{env.get('torch_threads')} threads (`{name}.json`) | "
+                     f"{f['train_seconds']:,.0f} | {f['test_accuracy']:.2%} |")
+    return "\n".join(lines)
+
+
 def notebook(number: str) -> str:
     found = sorted((ROOT / "notebooks").glob(f"lab{number}*.ipynb"))
     if not found:
@@ -188,6 +283,10 @@ def fill(markdown: str) -> str:
             return bench_tables()
         if kind == "results":
             return results([a.replace("_", " ") for a in args])
+        if kind == "runs":
+            return runs(args)
+        if kind == "course-hardware":
+            return course_hardware(args)
         if kind == "modules":
             return modules()
         if kind == "lab-output":

@@ -106,7 +106,7 @@ def cmd_rbm(args) -> int:
                      f"{r['fraction_of_gemm']:>8.0%}")
     lines.append(f"wrote {json_path} and {out / 'rbm.png'}")
     lines.insert(1, cpu_summary(report))
-    emit(lines, report, args.json)
+    emit(lines, report, args)
     return 0
 
 
@@ -144,5 +144,5 @@ def cmd_lab7(args) -> int:
               f"layerwise spends {report['beyond_products_seconds']:.2f} s beyond them",
               f"wrote {json_path} and {out / 'lab7.png'}"]
     lines.insert(1, cpu_summary(report))
-    emit(lines, report, args.json)
+    emit(lines, report, args)
     return 0

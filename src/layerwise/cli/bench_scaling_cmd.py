@@ -42,7 +42,7 @@ def cmd_ddp(args) -> int:
               f"{r['test_accuracy']:>9.4f}" for r in rows]
     lines.append(f"wrote {json_path} and {png}")
     lines.insert(1, cpu_summary(report))
-    emit(lines, report, args.json)
+    emit(lines, report, args)
     return 0
 
 
@@ -87,7 +87,7 @@ def cmd_rbm_parallel(args) -> int:
                      f"{r['epoch_seconds']:>9.2f} {speed}")
     lines.append(f"wrote {json_path} and {png}")
     lines.insert(1, cpu_summary(report))
-    emit(lines, report, args.json)
+    emit(lines, report, args)
     return 0
 
 
@@ -120,5 +120,5 @@ def cmd_links(args) -> int:
                 f"= {report['ddp_parameters']:,} float32 gradients per host per step / link "
                 "rate; hidden = 1 - (step - alone) / model"] if "ddp" in jobs else []),
              *links.table(report), f"wrote {json_path}"]
-    emit(lines, report, args.json)
+    emit(lines, report, args)
     return 0

@@ -21,6 +21,10 @@ def add_json(parser: argparse.ArgumentParser) -> None:
                              "(progress then goes to standard error)")
     parser.add_argument("--quiet", action="store_true",
                         help="no progress output, only the results")
+    parser.add_argument("--record", metavar="FILE",
+                        help="also write FILE (JSON): the command, its figures, how long it "
+                             "took, the load on the machine, the hardware, versions and revision "
+                             "(what docs/results/ holds)")
 
 
 def add_seed(parser: argparse.ArgumentParser) -> None:
@@ -97,9 +101,14 @@ def _clean(value):
     return value
 
 
-def emit(lines: list[str], figures: dict, as_json: bool) -> None:
-    """Print the human-readable lines, then (with --json) one JSON line of `figures`."""
+def emit(lines: list[str], figures: dict, args) -> None:
+    """Print the human-readable lines, then (with --json) one JSON line of `figures`; with
+    --record FILE, write the run's record there too (layerwise.record)."""
     for line in lines:
         print(line)
-    if as_json:
+    if getattr(args, "json", False):
         print(json.dumps(_clean(figures), sort_keys=False), flush=True)
+    if getattr(args, "record", None):
+        from layerwise.record import write_record
+
+        write_record(args.record, args.argv, _clean(figures), args.started)

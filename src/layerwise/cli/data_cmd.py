@@ -64,7 +64,7 @@ def cmd_list(args) -> int:
         rows.append({"name": spec.name, "layout": spec.layout, "description": spec.description,
                      "downloadable": spec.downloadable, "options": spec.options})
     lines.append(f"cache: {cache_dir()}")
-    emit(lines, {"datasets": rows, "cache": str(cache_dir())}, args.json)
+    emit(lines, {"datasets": rows, "cache": str(cache_dir())}, args)
     return 0
 
 
@@ -75,10 +75,10 @@ def cmd_path(args) -> int:
     loc = locate(args.name, data_dir=run.data_dir, offline=run.offline)
     if loc.directory is None:
         emit([f"{args.name} is synthetic: it is generated in memory and has no files."],
-             {"dataset": args.name, "path": None, "source": loc.source}, args.json)
+             {"dataset": args.name, "path": None, "source": loc.source}, args)
         return 0
     emit([str(loc.directory)], {"dataset": loc.spec.name, "path": str(loc.directory),
-                                "source": loc.source}, args.json)
+                                "source": loc.source}, args)
     return 0
 
 
@@ -89,7 +89,7 @@ def cmd_verify(args) -> int:
     loc = locate(args.name, data_dir=run.data_dir, offline=True)
     if loc.directory is None:
         emit([f"{args.name} is synthetic: nothing to verify."],
-             {"dataset": args.name, "ok": True, "files": {}}, args.json)
+             {"dataset": args.name, "ok": True, "files": {}}, args)
         return 0
     arrays, methods = read_location(loc)
     lines = [f"{loc.spec.name} at {loc.directory} ({loc.source})"]
@@ -99,7 +99,7 @@ def cmd_verify(args) -> int:
         if loc.source != "path" else [str(loc.directory)]
     emit(lines, {"dataset": loc.spec.name, "path": str(loc.directory), "ok": True,
                  "files": methods, "train": len(arrays["train_x"]),
-                 "test": len(arrays["test_x"]), "looked_in": looked}, args.json)
+                 "test": len(arrays["test_x"]), "looked_in": looked}, args)
     return 0
 
 
@@ -111,7 +111,7 @@ def cmd_import(args) -> int:
           f"{', '.join(p.name for p in loc.paths)} to {loc.directory}",
           f"`--dataset {args.name} --offline` now finds them ({loc.source})"],
          {"dataset": args.name, "file": str(args.file), "path": str(loc.directory),
-          "source": loc.source, "verified": methods}, args.json)
+          "source": loc.source, "verified": methods}, args)
     return 0
 
 
@@ -131,5 +131,5 @@ def cmd_show(args) -> int:
     emit([f"wrote {args.per_class} examples of each of {data.num_classes} classes of "
           f"{args.name} to {path}"],
          {"dataset": args.name, "png": str(path), "per_class": args.per_class,
-          "classes": list(data.classes)}, args.json)
+          "classes": list(data.classes)}, args)
     return 0

@@ -61,5 +61,5 @@ def cmd_dbn(args) -> int:
              f"{figures['random_init_finetune_seconds']:.1f} s)"]
     if "checkpoint" in figures:
         lines.append(f"wrote {figures['checkpoint']}")
-    emit(lines, figures, args.json)
+    emit(lines, figures, args)
     return 0

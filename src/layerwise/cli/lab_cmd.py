@@ -46,5 +46,5 @@ def cmd_lab(args) -> int:
     course = beside_the_course(args.number, figures)
     lines += table_lines(args.number, course, figures.get("dataset"))
     lines += [f"wrote {path}" for path in figures.get("wrote", [])]
-    emit(lines, {"lab": args.number, **figures, "course": course}, args.json)
+    emit(lines, {"lab": args.number, **figures, "course": course}, args)
     return 0

@@ -57,15 +57,24 @@ def _with_defaults(parser: argparse.ArgumentParser) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from layerwise.record import started
+
+    start = started()
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
     args.command_parser = parser  # launch checks the command it starts with it
+    args.argv, args.started = argv, start  # for --record FILE
     # Under --json standard output ends with the result's JSON line; progress goes to stderr.
     send_to_stderr(getattr(args, "json", False))
     # SIGINT, SIGTERM and SIGHUP unwind like exceptions: partial files removed, one line,
     # the shell's status for the signal (130, 143, 129).
     previous = signals.install()
     try:
+        if getattr(args, "record", None):
+            from layerwise.runtime import check_output_file
+
+            check_output_file(args.record, "--record", "run.json")
         return args.func(args)
     except LayerwiseError as exc:
         # The one place field names become flags: "TrainConfig.lr" is said "--lr" here.

@@ -70,5 +70,5 @@ def run(args) -> int:
         lines.append(f"{name:8} test accuracy {r['test_accuracy']:.4f}  loss "
                      f"{r['test_loss']:.4f}  {r['steps']} steps in {r['train_seconds']:.2f} s"
                      f"  (the course: {course})")
-    emit(lines, {"dataset": DATASET, "device": str(device), "models": models}, args.json)
+    emit(lines, {"dataset": DATASET, "device": str(device), "models": models}, args)
     return 0

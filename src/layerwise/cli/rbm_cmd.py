@@ -136,7 +136,7 @@ def cmd_train(args) -> int:
             lines.append(f"weight synchronisations: {len(figures['sync_drift'])}, largest "
                          f"drift removed {max(figures['sync_drift']):.3g}")
     lines += [f"wrote {path}" for path in figures.get("wrote", [])]
-    emit(lines, figures, args.json)
+    emit(lines, figures, args)
     return 0
 
 
@@ -161,5 +161,5 @@ def cmd_comm_table(args) -> int:
     for q in t["inequality"]:
         lines.append(f"  K={q['ranks']}: {q['lhs']:,} {'>=' if q['holds'] else '<'} "
                      f"{q['rhs']:,}: {'holds' if q['holds'] else 'does not hold'}")
-    emit(lines, t, args.json)
+    emit(lines, t, args)
     return 0

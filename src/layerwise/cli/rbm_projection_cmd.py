@@ -73,5 +73,5 @@ def cmd_projection(args) -> int:
                                           f"x{r['speedup']:.1f}" for r in link["rows"]))
     if "png" in figures:
         lines.append(f"wrote {figures['png']}")
-    emit(lines, figures, args.json)
+    emit(lines, figures, args)
     return 0

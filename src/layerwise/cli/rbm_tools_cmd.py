@@ -81,7 +81,7 @@ def cmd_sample(args) -> int:
     emit([f"wrote {len(samples)} samples after {args.steps} Gibbs steps from {origin} to {path}"]
          + ([f"note: {note}"] if note else []),
          {"png": str(path), "samples": len(samples), "steps": args.steps, "note": note},
-         args.json)
+         args)
     return 0
 
 
@@ -91,7 +91,7 @@ def cmd_features(args) -> int:
     rbm, prep, data, _ = _open(args)
     figures = compare(rbm, prep, data, progress=show_progress(args))
     emit([f"softmax on RBM features {figures['feature_accuracy']:.4f}, on raw pixels "
-          f"{figures['raw_accuracy']:.4f} ({args.dataset} test set)"], figures, args.json)
+          f"{figures['raw_accuracy']:.4f} ({args.dataset} test set)"], figures, args)
     return 0
 
 
@@ -108,7 +108,7 @@ def cmd_ais(args) -> int:
     if "exact_log_z" in figures:
         lines.append(f"exact log Z {figures['exact_log_z']:.3f}")
     lines += [f"warning: {w}" for w in figures["warnings"]]
-    emit(lines, figures, args.json)
+    emit(lines, figures, args)
     return 0
 
 
@@ -124,5 +124,5 @@ def cmd_info(args) -> int:
         lines.append(f"CD-{train['cd_k']}{' persistent' if train['persistent'] else ''}, "
                      f"batch {train['batch_size']}, lr {train['lr']}, momentum "
                      f"{train['momentum']}, weight decay {train['weight_decay']}")
-    emit(lines, figures, args.json)
+    emit(lines, figures, args)
     return 0

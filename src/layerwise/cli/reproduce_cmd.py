@@ -40,5 +40,5 @@ def cmd_reproduce(args) -> int:
         verdicts[r.verdict] = verdicts.get(r.verdict, 0) + 1
     lines = [f"{len(rows)} figures: " + ", ".join(f"{n} {v}" for v, n in sorted(verdicts.items())),
              f"wrote {args.out}/REPORT.md and {args.out}/results.json"]
-    emit(lines, {"rows": len(rows), "verdicts": verdicts, "out": args.out}, args.json)
+    emit(lines, {"rows": len(rows), "verdicts": verdicts, "out": args.out}, args)
     return 0

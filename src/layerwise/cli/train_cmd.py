@@ -116,7 +116,7 @@ def cmd_train(args) -> int:
         return 0
     figures = result.to_dict()
     emit([f"{result_line(figures)}, {figures['steps']} steps in "
-          f"{figures['train_seconds']:.2f} s"], figures, args.json)
+          f"{figures['train_seconds']:.2f} s"], figures, args)
     return 0
 
 
@@ -125,7 +125,7 @@ def cmd_eval(args) -> int:
 
     figures = evaluate_checkpoint(args.checkpoint, args.dataset, run_config(args)).to_dict()
     emit([result_line(figures)] + ([f"note: {figures['note']}"] if "note" in figures else []),
-         figures, args.json)
+         figures, args)
     return 0
 
 
@@ -144,5 +144,5 @@ def cmd_curve(args) -> int:
     lines += [f"{r['train_size']:>8} {r['train_error']:>12.4f} {r['val_error']:>10.4f}"
               for r in figures["curve"]]
     lines.append(f"wrote {figures['csv']} and {figures['png']}")
-    emit(lines, figures, args.json)
+    emit(lines, figures, args)
     return 0
