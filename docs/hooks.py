@@ -184,7 +184,7 @@ def _run_row(record: dict) -> list:
     wall = record["wall_seconds"]
     load = record.get("load_average", {})
     loaded = max([*(load.get("start") or [0])[:1], *(load.get("end") or [0])[:1]])
-    busy = " (machine busy: load {:.1f})".format(loaded) \
+    busy = f" (machine busy: load {loaded:.1f})" \
         if loaded > (record["environment"].get("cpu_count") or 1) + 0.5 else ""
     if "log_likelihood" in f:                       # rbm ais
         what = f"AIS, {f.get('runs')} runs × {f.get('betas')} temperatures"

@@ -11,7 +11,6 @@ message, and where the full log is.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import shutil
 import signal

@@ -165,9 +165,10 @@ class CDTrainer:
 
     def _statistic_bf16(self, X: torch.Tensor, Hs: torch.Tensor) -> torch.Tensor:
         """X^T Hs (V, H) from bfloat16 operands, as float32, on CUDA (on a CPU the float32
-        addmm_ above takes bfloat16 operands itself, inside `product_precision`). The product and its conversion go
-        into buffers kept from batch to batch: fresh V x H memory every batch costs more than
-        the product, and adding the bfloat16 result to float32 directly is slower still."""
+        addmm_ above takes bfloat16 operands itself, inside `product_precision`). The product
+        and its conversion go into buffers kept from batch to batch: fresh V x H memory every
+        batch costs more than the product, and adding the bfloat16 result to float32 directly
+        is slower still."""
         V, H = X.shape[1], Hs.shape[1]
         if self._statistic is None:
             self._statistic = (torch.empty(V, H, dtype=torch.bfloat16, device=X.device),
