@@ -49,7 +49,7 @@ def write_record(path: str | Path, argv: list[str], figures: dict, start: Starte
 
     device = str(figures.get("device", "cpu")) if isinstance(figures, dict) else "cpu"
     env = environment(torch.device(device if device.startswith("cuda") else "cpu"))
-    record = {"schema": SCHEMA, "command": command_line(argv), "argv": list(argv),
+    record = {"schema": SCHEMA, "command": command_line(argv), "argv": without_record(argv),
               "figures": figures,
               "wall_seconds": round(time.monotonic() - start.clock, 3),
               "load_average": {"start": list(start.load), "end": list(_load())},
@@ -60,8 +60,8 @@ def write_record(path: str | Path, argv: list[str], figures: dict, start: Starte
     return path
 
 
-def command_line(argv: list[str]) -> str:
-    """The command a reader types to run it again: `layerwise ...` without --record FILE."""
+def without_record(argv: list[str]) -> list[str]:
+    """The arguments less --record FILE (where the record went is not part of the run)."""
     kept, skip = [], False
     for arg in argv:
         if skip:
@@ -70,7 +70,12 @@ def command_line(argv: list[str]) -> str:
             skip = True
         elif not arg.startswith("--record="):
             kept.append(arg)
-    return shlex.join(["layerwise", *kept])
+    return kept
+
+
+def command_line(argv: list[str]) -> str:
+    """The command a reader types to run it again: `layerwise ...` without --record FILE."""
+    return shlex.join(["layerwise", *without_record(argv)])
 
 
 def read_record(path: str | Path) -> dict:
