@@ -208,6 +208,9 @@ def _run_row(record: dict) -> list:
     elif "test_accuracy" in f:                      # train, lab 6/7
         what = f"{f['model']} on {f['dataset']}, {f['steps']:,} steps"
         result = _accuracy(f)
+        for said in f.get("course") or []:     # a lab: the course's printed figure beside ours
+            if said.get("figure") == "test_accuracy":
+                result += f"; the course printed {said['course']:.2%}: {said['verdict']}"
         runs = " a run" if "test_accuracy_seeds" in f else ""
         time = f"{f['train_seconds']:,.1f} s{runs}"
     else:

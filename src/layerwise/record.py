@@ -39,8 +39,9 @@ def _load() -> tuple[float, float, float]:
         return (float("nan"),) * 3
 
 
-def write_record(path: str | Path, argv: list[str], figures: dict, start: Started) -> Path:
-    """Write the record of a command run as `layerwise *argv` that printed `figures`,
+def write_record(path: str | Path, argv: list[str], figures: dict, start: Started,
+                 program: str = "layerwise") -> Path:
+    """Write the record of a command run as `program *argv` that printed `figures`,
     atomically (a signal or a full disk leaves no partial file)."""
     import torch
 
@@ -49,7 +50,8 @@ def write_record(path: str | Path, argv: list[str], figures: dict, start: Starte
 
     device = str(figures.get("device", "cpu")) if isinstance(figures, dict) else "cpu"
     env = environment(torch.device(device if device.startswith("cuda") else "cpu"))
-    record = {"schema": SCHEMA, "command": command_line(argv), "argv": without_record(argv),
+    record = {"schema": SCHEMA, "command": command_line(argv, program),
+              "argv": without_record(argv),
               "figures": figures,
               "wall_seconds": round(time.monotonic() - start.clock, 3),
               "load_average": {"start": list(start.load), "end": list(_load())},
@@ -73,9 +75,9 @@ def without_record(argv: list[str]) -> list[str]:
     return kept
 
 
-def command_line(argv: list[str]) -> str:
+def command_line(argv: list[str], program: str = "layerwise") -> str:
     """The command a reader types to run it again: `layerwise ...` without --record FILE."""
-    return shlex.join(["layerwise", *without_record(argv)])
+    return " ".join([program, shlex.join(without_record(argv))]).strip()
 
 
 def read_record(path: str | Path) -> dict:
