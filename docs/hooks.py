@@ -4,6 +4,8 @@ A page asks for a generated part with an HTML comment on a line of its own:
 
     <!-- generated: cli-reference -->            every command and flag (layerwise.cli.reference)
     <!-- generated: bench-tables -->             a table per JSON file under bench-results/
+    <!-- generated: bench-table FILE... -->      the tables of those files only
+    <!-- generated: command-output ARGS... -->   what `layerwise ARGS` prints (instant ones)
     <!-- generated: results SECTION... -->       rows of docs/reproduce-quick/results.json
     <!-- generated: runs NAME... -->             rows of the run records docs/results/NAME.json
     <!-- generated: course-hardware NAME... -->  the course's Lab 7 hardware table with records
@@ -88,6 +90,57 @@ def _named_rows(report: dict) -> list[str]:
     return lines
 
 
+def _ratio(report: dict, key: str, what: str) -> str | None:
+    value = report.get(key)
+    return None if value is None or value != value else f"{what} {value:.2f}×"
+
+
+def _summary(report: dict) -> list[str]:
+    """The ratios a lab7 or rbm report computed in its run, as one sentence."""
+    suite = report.get("suite")
+    parts = []
+    if suite == "lab7":
+        parts = [_ratio(report, "speedup_vs_plain", "layerwise over the plain eager loop:"),
+                 _ratio(report, "floor_speedup_vs_plain", "by the paired floors:"),
+                 _ratio(report, "speedup_vs_tensorflow",
+                        "layerwise over TensorFlow running the course's listing:"),
+                 _ratio(report, "bf16_speedup_vs_float32", "layerwise bf16 autocast over float32:")]
+        if report.get("bf16_accuracy_minus_float32") is not None:
+            parts.append("bf16 test accuracy minus float32's: "
+                         f"{report['bf16_accuracy_minus_float32']:+.4f}")
+        parts.append(f"floor: {report['step_flops'] / 1e9:.2f} GFLOP a step, "
+                     f"{report['floor_seconds']:.2f} s for the run")
+    elif suite == "rbm":
+        peer = report.get("versus_sklearn") or {}
+        if peer.get("speedup") is not None:
+            parts.append(f"layerwise over {peer['peer']}: {peer['speedup']:.2f}× by time, "
+                         f"{peer['floor_speedup']:.2f}× by the paired floors")
+        lo, hi = report.get("gemm_flops_range") or (None, None)
+        parts.append(f"float32 floor {report['floor_seconds']:.3f} s an epoch at "
+                     f"{report['gemm_flops'] / 1e9:.0f} GFLOP/s"
+                     + (f" (windows {lo / 1e9:.0f}–{hi / 1e9:.0f})" if lo else ""))
+        bf16 = report.get("bf16_floor_seconds")
+        if bf16 is not None and bf16 == bf16:
+            parts.append(f"bf16 floor {bf16:.3f} s at {report['bf16_gemm_flops'] / 1e9:.0f} "
+                         "GFLOP/s")
+    parts = [p for p in parts if p]
+    return ["", "; ".join(parts) + "."] if parts else []
+
+
+def _scaling_rows(report: dict) -> list[str]:
+    """ddp and rbm-parallel reports: one row per rank count (and configuration)."""
+    rows = report["rows"]
+    if report.get("suite") == "ddp":
+        return _table(["ranks", "threads per rank", "examples/s", "efficiency", "test accuracy"],
+                      [[r["ranks"], r.get("threads_per_rank"), r["examples_per_second"],
+                        _share(r.get("efficiency")), r.get("test_accuracy")] for r in rows])
+    return _table(["visible", "precision", "batch", "ranks", "epoch s", "K → 2K",
+                   "efficiency", "ideal"],
+                  [[r["visible"], r["precision"], r["batch"], r["ranks"], r["epoch_seconds"],
+                    r.get("speedup_to_2k"), _share(r.get("efficiency_to_2k")),
+                    r.get("ideal_speedup_to_2k")] for r in rows])
+
+
 def _link_rows(report: dict) -> list[str]:
     """links reports: one row per shaped link rate."""
     header = ["link", "qdisc", "CD-1 epoch s", "compute s", "waited ms", "model ms", "hidden"]
@@ -113,15 +166,24 @@ def _title(path: Path, report: dict) -> str:
             f"{report['examples']} examples, batch {report['batch']}, {report['hosts']} hosts")
 
 
-def bench_tables(directory: Path = BENCH) -> str:
-    """A section per committed bench report: what ran, where, and its table."""
+def bench_tables(directory: Path = BENCH, names: list[str] | None = None,
+                 headings: bool = True) -> str:
+    """A section per committed bench report (every one, or those `names`): what ran, where,
+    and its table."""
     out = []
-    for path in sorted(directory.glob("*.json")):
+    paths = [directory / n for n in names] if names else sorted(directory.glob("*.json"))
+    for path in paths:
         report = json.loads(path.read_text())
-        out += [f"### {path.name}", "", _title(path, report) + f" (`bench-results/{path.name}`).",
+        out += [f"### {path.name}", ""] if headings else []
+        out += [_title(path, report) + f" (`bench-results/{path.name}`).",
                 "", environment_line(report.get("environment", {})), ""]
         rows = report.get("rows")
-        out += _named_rows(report) if isinstance(rows, dict) else _link_rows(report)
+        if isinstance(rows, dict):
+            out += _named_rows(report) + _summary(report)
+        elif report.get("suite") in ("ddp", "rbm-parallel"):
+            out += _scaling_rows(report)
+        else:
+            out += _link_rows(report)
         out.append("")
     return "\n".join(out)
 
@@ -254,6 +316,23 @@ def notebook(number: str) -> str:
     return "Notebook: " + ", ".join(f"`{p.relative_to(ROOT)}`" for p in found) + "."
 
 
+def command_output(argv: list[str]) -> str:
+    """Run `layerwise ARGV` now (a command of a second or two that reads committed files)
+    and show what it prints."""
+    import contextlib
+    import io
+
+    from layerwise.cli.main import main
+
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed), contextlib.chdir(ROOT):  # its paths: the repo's
+        status = main(argv)
+    if status:
+        raise RuntimeError(f"docs/hooks.py: `layerwise {' '.join(argv)}` exited {status}")
+    return "\n".join([f"`layerwise {' '.join(argv)}` prints (run while this page was built):",
+                      "", "```text", printed.getvalue().rstrip(), "```"])
+
+
 def lab_output(number: str) -> str:
     """Run one of the instant labs (1-3) now and show what it prints."""
     from layerwise import labs
@@ -284,6 +363,10 @@ def fill(markdown: str) -> str:
             return cli_reference()
         if kind == "bench-tables":
             return bench_tables()
+        if kind == "bench-table":
+            return bench_tables(names=args, headings=False)
+        if kind == "command-output":
+            return command_output(args)
         if kind == "results":
             return results([a.replace("_", " ") for a in args])
         if kind == "runs":
