@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import layerwise as lw
 from layerwise.errors import DataTypeError, DataValueError, LayerwiseError
-from layerwise.train.run import evaluate_checkpoint, learning_curve
+from layerwise.train.evaluation import evaluate_checkpoint, learning_curve
 
 RUN = lw.RunConfig(device="cpu")
 QUICK = lw.TrainConfig(steps=4, batch_size=50, seed=3)

@@ -91,6 +91,6 @@ def resume_recipe(path: str, model: dict | None = None, train: dict | None = Non
         return Recipe("rbm", *rbm_recipe(path, model, train, parallel))
     if parallel:
         raise ConfigError(f"{path} holds a supervised run, which has no parallel split.")
-    from layerwise.train.run import supervised_recipe
+    from layerwise.train.resuming import supervised_recipe
 
     return Recipe("supervised", *supervised_recipe(path, model, train))

@@ -79,7 +79,12 @@ def add_recipe(p: argparse.ArgumentParser) -> None:
 
 def recipe_from(args) -> tuple[ModelConfig, TrainConfig]:
     """The ModelConfig and TrainConfig the flags describe."""
-    return config_from(args, ModelConfig), config_from(args, TrainConfig)
+    train = config_from(args, TrainConfig)
+    if train.optimizer == "gd" and "batch_size" in given(args, TrainConfig):
+        raise ConfigError("--optimizer gd takes the whole training set every step, so "
+                          "--batch-size has nothing to set; use --optimizer sgd for "
+                          "mini-batches.")
+    return config_from(args, ModelConfig), train
 
 
 def resumed_recipe(args) -> tuple[ModelConfig, TrainConfig]:
@@ -121,7 +126,7 @@ def cmd_train(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from layerwise.train.run import evaluate_checkpoint
+    from layerwise.train.evaluation import evaluate_checkpoint
 
     figures = evaluate_checkpoint(args.checkpoint, args.dataset, run_config(args)).to_dict()
     emit([result_line(figures)] + ([f"note: {figures['note']}"] if "note" in figures else []),
@@ -135,7 +140,7 @@ def cmd_curve(args) -> int:
         raise ConfigError("--sizes needs at least one training-set size.")
     if not args.out:
         raise ConfigError("curve needs --plots DIR: where its CSV and PNG go.")
-    from layerwise.train.run import learning_curve
+    from layerwise.train.evaluation import learning_curve
 
     model, cfg = recipe_from(args)
     figures = learning_curve(model, args.dataset, cfg, sizes, args.out,

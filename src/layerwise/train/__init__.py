@@ -7,7 +7,8 @@ imported without PyTorch (the command line builds its flags from it before it ne
 from importlib import import_module
 
 _EXPORTS = {
-    "FitResult": "run", "evaluate_checkpoint": "run", "fit": "run", "learning_curve": "run",
+    "FitResult": "run", "evaluate_checkpoint": "evaluation", "fit": "run",
+    "learning_curve": "evaluation",
     "load_model": "saving", "save_model": "saving",
     "TrainConfig": "config", "evaluate": "trainer", "train": "trainer",
 }

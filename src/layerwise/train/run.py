@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -37,12 +36,11 @@ from layerwise.checkpoint import (
 )
 from layerwise.data.datasets import Dataset
 from layerwise.distributed import Dist, join
-from layerwise.errors import ConfigError, ConfigTypeError, DataError, DataValueError
+from layerwise.errors import ConfigError, ConfigTypeError, DataValueError
 from layerwise.memory import check_fits
 from layerwise.nn import cifar
 from layerwise.nn.models import ModelConfig, build_model, freeze_layers
 from layerwise.progress import stream
-from layerwise.resume import TRAIN_MAY_CHANGE, reconcile, with_changes
 from layerwise.runtime import (
     DataLike,
     RunConfig,
@@ -52,19 +50,15 @@ from layerwise.runtime import (
     setup_device,
 )
 from layerwise.settings import check_argument, conforms, invalid
+from layerwise.train.evaluation import figures_on_test
 from layerwise.train.optim import build_optimizer
 from layerwise.train.predict import Predictor
-from layerwise.train.trainer import TrainConfig, TrainResult, evaluate, test_figures, train
+from layerwise.train.resuming import reconciled_config, resume_recipe  # noqa: F401 - old home
+from layerwise.train.saving import CUSTOM, custom_record
+from layerwise.train.trainer import TrainConfig, TrainResult, test_figures, train
 
 ModelLike = str | ModelConfig | nn.Module
-CUSTOM = {"name": "custom"}  # what a checkpoint of a model built outside layerwise records
 CONVOLUTIONAL = ("deepnn", *cifar.SPECS)  # course models that take images (C, H, W)
-
-
-def custom_record(net: nn.Module) -> dict:
-    """What a checkpoint records of a module built outside layerwise: its class's import
-    path, so that `load_model` can rebuild it (see `layerwise.train.saving`)."""
-    return {**CUSTOM, "class": f"{type(net).__module__}.{type(net).__qualname__}"}
 
 
 @dataclass
@@ -166,58 +160,6 @@ def fit(model: ModelLike, data: DataLike, config: TrainConfig | None = None,
                         progress and dist.is_main, inputs)
     finally:
         dist.close()
-
-
-def reconciled_config(payload: dict, config: TrainConfig | None, path: str = "checkpoint",
-                   model: ModelConfig | None = None) -> tuple[TrainConfig, list[str]]:
-    """The recipe stored in a checkpoint, compared with `config` (None: the stored recipe as
-    it is): the fields of `resume.TRAIN_MAY_CHANGE` are taken from `config` and returned as one
-    line each; any other difference, or a `model` other than the stored one, is a ConfigError.
-    A `config` without steps or epochs keeps the stored length."""
-    if "train" not in payload or "optimizer" not in payload:
-        raise DataError(f"{path} holds a model without its training state (its recipe or its "
-                        "optimizer's state is missing), so its run cannot be resumed; start "
-                        "a new run from its weights with --init instead.")
-    stored = stored_config(TrainConfig, payload["train"], path, "recipe")
-    if config is None and model is None:
-        return stored, []
-    config = config or stored
-    if config.steps is None and config.epochs is None:
-        config = dataclasses.replace(config, steps=stored.steps, epochs=stored.epochs)
-    pairs = [(stored, config)]
-    if model is not None and payload["model"].get("name") != CUSTOM["name"]:
-        pairs.append((stored_config(ModelConfig, payload["model"], path, "model"), model))
-    notes = reconcile(path, pairs, TRAIN_MAY_CHANGE)
-    return dataclasses.replace(stored, **{k: getattr(config, k) for k in TRAIN_MAY_CHANGE}), \
-        notes
-
-
-def supervised_recipe(path: str, model: dict | None = None, train: dict | None = None
-                      ) -> tuple[ModelConfig, TrainConfig]:
-    """The model and recipe of the run saved at `path` with `model` and `train` (ModelConfig
-    and TrainConfig fields) changed: what `fit(model, data, config, RunConfig(resume=path))`
-    is given to continue that run with, say, a new learning rate or a longer length."""
-    payload = load_checkpoint(path, kind="supervised")
-    stored, _ = reconciled_config(payload, None, path)
-    if payload["model"].get("name") == CUSTOM["name"]:
-        raise ConfigError(f"{path} holds a model built outside layerwise; pass that module "
-                          "to fit() to resume it.")
-    mcfg = with_changes(stored_config(ModelConfig, payload["model"], path, "model"),
-                        model or {})
-    length = {"steps": None, "epochs": None} if {"steps", "epochs"} & set(train or {}) else {}
-    return mcfg, with_changes(stored, {**length, **(train or {})})
-
-
-def resume_recipe(path: str, model: dict | None = None, train: dict | None = None
-                  ) -> tuple[ModelConfig, TrainConfig]:
-    """Deprecated: `layerwise.resume_recipe(path, model=, train=)`, one name for both
-    workloads, returning a typed `Recipe`. Kept for one release."""
-    import warnings
-
-    warnings.warn("layerwise.train.run.resume_recipe is now layerwise.resume_recipe, which "
-                  "returns a Recipe; this name will be removed in the next release.",
-                  DeprecationWarning, stacklevel=2)
-    return supervised_recipe(path, model, train)
 
 
 @dataclass(frozen=True)
@@ -501,103 +443,3 @@ def _result(net: nn.Module, mcfg: ModelConfig | None, data: Dataset, result: Tra
                      result.train_seconds, result.history.rows, figures_on_test(net, data, dist),
                      dist.world_size, result.best_step, tuple(data.classes),
                      input_shape=data.input_shape, task=data.task)
-
-
-def figures_on_test(model: nn.Module, data: Dataset, dist: Dist | None = None) -> dict:
-    """Test "loss" and "accuracy" (classification) or "mse" (regression); empty when the data
-    has no test split."""
-    if not len(data.test):
-        return {}
-    test = evaluate(model, data.test, data.task, dist=dist)
-    metric = "accuracy" if data.task == "classification" else "mse"
-    return {"loss": test["loss"], metric: test[metric]}
-
-
-@dataclass
-class Evaluation:
-    """A checkpoint's figures on a dataset's test split."""
-
-    model: str
-    dataset: str
-    device: str
-    steps: int  # the optimizer steps the checkpoint had taken
-    test: dict  # "loss" and "accuracy" (classification) or "mse" (regression)
-    note: str | None = None  # a warning, e.g. the classes differ from the training data's
-
-    @property
-    def test_accuracy(self) -> float | None:
-        return self.test.get("accuracy")
-
-    def to_dict(self) -> dict:
-        """The figures as `layerwise eval --json` prints them."""
-        figures = {"model": self.model, "dataset": self.dataset, "device": self.device,
-                   "steps": self.steps, **{f"test_{k}": v for k, v in self.test.items()}}
-        return {**figures, "note": self.note} if self.note is not None else figures
-
-
-@dataclass
-class LearningCurve:
-    """Train and validation error against training-set size, and the files written."""
-
-    model: str
-    dataset: str
-    device: str
-    curve: list[dict]  # one row per size: train_size, train_error, val_error
-    csv: str
-    png: str
-
-    def to_dict(self) -> dict:
-        """The figures as `layerwise curve --json` prints them."""
-        return dataclasses.asdict(self)
-
-
-def evaluate_checkpoint(path: str | Path, data: DataLike, run: RunConfig | None = None
-                        ) -> Evaluation:
-    """Load a supervised checkpoint and evaluate it on `data`'s test set."""
-    run = run or RunConfig()
-    device = setup_device(run)
-    payload = load_checkpoint(path, kind="supervised")
-    if payload["model"].get("name") == CUSTOM["name"]:
-        raise ConfigError(f"{path} holds a model built outside layerwise; load its state into "
-                          "that module in Python to evaluate it.")
-    mcfg = stored_config(ModelConfig, payload["model"], path, "model")
-    data = as_dataset(data, dataclasses.replace(run, val_size=0), 0, device, progress=False)
-    if mcfg.input_shape != data.input_shape:
-        raise ConfigError(f"{path} holds a model for inputs of shape {mcfg.input_shape}; "
-                          f"{data.name} has {data.input_shape}.")
-    if data.task == "classification" and int(data.test.y.max()) >= mcfg.num_outputs:
-        raise ConfigError(f"{data.name}'s test labels go up to {int(data.test.y.max())} but "
-                          f"{path} has {mcfg.num_outputs} outputs; it cannot classify them.")
-    model = build_model(mcfg).to(device)
-    load_state_checked(model, payload, path)
-    result = Evaluation(mcfg.name, data.name, str(device), payload["step"],
-                        figures_on_test(model, data))
-    trained = payload.get("extra", {})
-    if trained.get("classes") and list(trained["classes"]) != list(data.classes):
-        result.note = (f"{path} was trained on {trained.get('dataset') or 'other data'}, "
-                       f"whose classes ({', '.join(trained['classes'][:4])}, ...) are not "
-                       f"{data.name}'s ({', '.join(data.classes[:4])}, ...): the accuracy "
-                       "compares different labels.")
-    return result
-
-
-def learning_curve(model: ModelLike, data: DataLike, config: TrainConfig, sizes: list[int],
-                   out_dir: str, run: RunConfig | None = None, progress: bool = True
-                   ) -> LearningCurve:
-    """The course's learning curve: train/validation error against training-set size."""
-    from layerwise.train.curves import size_curve
-
-    check_argument(model, "model", (str, ModelConfig), "a course model's name or a ModelConfig")
-    check_argument(config, "config", TrainConfig)
-    check_argument(run, "run", (RunConfig, type(None)))
-    run = run or RunConfig()
-    device = setup_device(run)
-    data = as_dataset(data, run, config.seed, device, progress)
-    if max(sizes) > len(data.train) or min(sizes) < 1:
-        raise ConfigError(f"--sizes must lie between 1 and {len(data.train)}, the training "
-                          f"examples of {data.name}.")
-    mcfg = (ModelConfig(model) if isinstance(model, str) else model).sized_for(data)
-    rows = size_curve(mcfg, data, config, sizes, out_dir, progress)
-    return LearningCurve(mcfg.name, data.name, str(device), rows,
-                         str(Path(out_dir) / "learning_curve.csv"),
-                         str(Path(out_dir) / "learning_curve.png"))

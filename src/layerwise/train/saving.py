@@ -29,6 +29,14 @@ from layerwise.checkpoint import (
 )
 from layerwise.errors import ConfigTypeError, DataError
 
+CUSTOM = {"name": "custom"}  # what a checkpoint of a model built outside layerwise records
+
+
+def custom_record(net: nn.Module) -> dict:
+    """What a checkpoint records of a module built outside layerwise: its class's import
+    path, so that `load_model` can rebuild it (see `layerwise.train.saving`)."""
+    return {**CUSTOM, "class": f"{type(net).__module__}.{type(net).__qualname__}"}
+
 
 def save_model(model, path: str | Path, *, model_config=None, init_args: dict | None = None
                ) -> Path:
@@ -38,7 +46,7 @@ def save_model(model, path: str | Path, *, model_config=None, init_args: dict | 
     module, rebuilt at load time as `type(model)(**init_args)`."""
     from layerwise.rbm.dbn import DBNResult, save_dbn
     from layerwise.runtime import check_path
-    from layerwise.train.run import FitResult, custom_record
+    from layerwise.train.run import FitResult
 
     check_path(path, "path")
     if isinstance(model, DBNResult):
@@ -70,7 +78,6 @@ def load_model(path: str | Path, module: nn.Module | None = None) -> nn.Module:
     DBN or a user module), in eval mode, on the CPU (move it with `.to(device)`); with
     `module`, the weights are loaded into it instead (it keeps its device)."""
     from layerwise.nn.models import ModelConfig, build_model
-    from layerwise.train.run import CUSTOM
 
     payload = load_checkpoint(path)
     if payload["kind"] == "dbn" and module is None:
@@ -103,7 +110,6 @@ def module_record(model: nn.Module) -> dict:
     Dropout's p). The record is tried here, by building it and comparing parameter and buffer
     shapes; one that does not rebuild the module is marked so ("rebuilds": False), and
     `load_model` then asks for the module instead of building a wrong one."""
-    from layerwise.train.run import custom_record
 
     if type(model) is nn.Sequential:
         layers = [module_record(m) for m in model]

@@ -281,12 +281,18 @@ def _check_streamed(cfg: TrainConfig, ranks: int) -> None:
                           "pass tensors (or stream=False) for data parallel or graphed runs.")
 
 
+def loss_text(loss: float) -> str:
+    """A loss with four decimals, or three significant digits below 0.001 (where four
+    decimals would print a regression's 5.7e-11 as 0.0000)."""
+    return f"{loss:.4f}" if abs(loss) >= 1e-3 or loss == 0 else f"{loss:.3g}"
+
+
 def evaluation_line(row: dict, elapsed: float) -> str:
     """One evaluation as the course printed them: `step 1000: train loss 0.1234, validation
     loss 0.0567, accuracy 0.9812 (35 s)`."""
-    parts = [f"step {row['step']}: train loss {row['train_loss']:.4f}"]
+    parts = [f"step {row['step']}: train loss {loss_text(row['train_loss'])}"]
     if "val_loss" in row:
-        parts.append(f"validation loss {row['val_loss']:.4f}")
+        parts.append(f"validation loss {loss_text(row['val_loss'])}")
     if "val_accuracy" in row:
         parts.append(f"accuracy {row['val_accuracy']:.4f}")
     elif "val_mse" in row:
