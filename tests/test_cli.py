@@ -210,3 +210,12 @@ def test_every_flag_has_help_and_shows_its_default():
         if not action.help or (needs_default and "default" not in shown):
             missing.append(f"{' '.join(path)} {action.option_strings[0]}")
     assert not missing, missing
+
+
+def test_full_batch_gradient_descent_refuses_a_batch_size(capsys):
+    """--optimizer gd uses every training example each step; a --batch-size beside it was
+    silently ignored."""
+    assert main(["train", "softmax", "--optimizer", "gd", "--batch-size", "100",
+                 "--steps", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "--optimizer gd takes the whole training set" in err and "--batch-size" in err

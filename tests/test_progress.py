@@ -73,3 +73,11 @@ def test_plain_progress_lines_when_not_on_a_terminal(capsys):
     quiet.update()
     quiet.note("x")
     assert capsys.readouterr().out == ""
+
+
+def test_an_evaluation_line_shows_tiny_losses():
+    """Four decimals printed a regression's converged loss as 0.0000."""
+    from layerwise.train.trainer import evaluation_line
+
+    line = evaluation_line({"step": 1000, "train_loss": 5.69997e-11, "val_loss": 0.0567}, 35)
+    assert line == "step 1000: train loss 5.7e-11, validation loss 0.0567 (35 s)"
