@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 import torch
 
+from conftest import tmpfs
 from layerwise import signals
 from layerwise.cli.main import main
 from layerwise.data import files
@@ -136,27 +137,13 @@ def test_curves_are_written_as_one_set(tmp_path, monkeypatch):
     assert len((tmp_path / "plots" / "curves.csv").read_text().splitlines()) == 4
 
 
-@contextlib.contextmanager
-def _tmpfs(target: Path, options: str):
-    """A small tmpfs at `target` for the block (root only), always unmounted."""
-    target.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(target)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
-        yield target
-    finally:
-        subprocess.run(["umount", "-l", str(target)], check=False)
-
-
 @pytest.mark.multiprocess
 @pytest.mark.skipif(not ROOT, reason="mounting a small tmpfs needs root")
 def test_tensorboard_events_on_a_full_disk_are_one_sentence_and_removed(tmp_path):
     """A full disk under --logdir was a traceback from TensorBoard's writer thread (and, with
     TensorFlow installed, TensorFlow's own error type and its C++ log lines): now one line,
     exit 1, and the run's truncated event files removed."""
-    with _tmpfs(tmp_path / "small", "size=64k") as small:
+    with tmpfs(tmp_path / "small", "size=64k") as small:
         done = subprocess.run(
             [sys.executable, "-m", "layerwise", "train", "mlp", "--hidden", "64", "--steps", "4",
              "--eval-every", "1", *QUIET, "--logdir", str(small / "tb")],
@@ -452,6 +439,24 @@ def test_torchs_refusal_of_a_file_is_its_first_sentence(tmp_path, supervised_che
     assert str(caught.value) == (f"{cut} is not a readable layerwise checkpoint "
                                  "(PytorchStreamReader failed reading zip archive: failed "
                                  "finding central directory).")
+
+
+def test_a_file_that_is_no_checkpoint_at_all_is_named_so(tmp_path):
+    """A text file given as a checkpoint said "(KeyError: 101)", torch's unpickler failing on
+    the letter e."""
+    from layerwise.checkpoint import load_checkpoint
+
+    text = tmp_path / "notes.pt"
+    text.write_text("hello world\n")
+    with pytest.raises(DataError) as caught:
+        load_checkpoint(text)
+    assert str(caught.value) == (f"{text} is not a checkpoint: checkpoints are the zip "
+                                 "archives torch writes, and this file begins "
+                                 "b'hello world\\n'.")
+    empty = tmp_path / "empty.pt"
+    empty.write_bytes(b"")
+    with pytest.raises(DataError, match="this file is empty"):
+        load_checkpoint(empty)
 
 
 @pytest.mark.parametrize("model, data, says", [

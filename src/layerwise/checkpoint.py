@@ -160,6 +160,12 @@ def load_checkpoint(path: str | Path, kind: str | None = None) -> dict:
         if len(first) > 200:
             first = first[:200].rsplit(" ", 1)[0] + "..."
         why = first if len(first) > 12 else f"{type(exc).__name__}: {first}".strip(": ")
+        with open(path, "rb") as f:
+            head = f.read(16)
+        if not head.startswith((b"PK", b"\x80")):  # neither torch's zip nor a legacy pickle
+            what = f"this file begins {head!r}" if head else "this file is empty"
+            raise DataError(f"{path} is not a checkpoint: checkpoints are the zip archives "
+                            f"torch writes, and {what}.") from None
         raise DataError(f"{path} is not a readable layerwise checkpoint ({why}).") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise DataError(f"{path} is not a layerwise checkpoint.")
