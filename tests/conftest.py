@@ -3,8 +3,10 @@ the hook that leaves `slow` tests out unless they are asked for."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.server
+import subprocess
 import threading
 from pathlib import Path
 
@@ -152,3 +154,18 @@ def run_ranks(argv: list[str], ranks: int, timeout: float = 180) -> list[tuple[i
         out, err = p.communicate(timeout=timeout)
         results.append((p.returncode, out, err))
     return results
+
+
+@contextlib.contextmanager
+def tmpfs(target: Path, options: str):
+    """A small tmpfs mounted at `target` (made here) for the block, always unmounted; the
+    test is skipped where it cannot be mounted (mounting needs root)."""
+    target.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(target)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
+    try:
+        yield target
+    finally:
+        subprocess.run(["umount", "-l", str(target)], check=False)

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from conftest import tmpfs
 from layerwise import signals
 from layerwise.checkpoint import load_checkpoint, save_checkpoint
 from layerwise.data import files
@@ -66,23 +67,9 @@ def test_a_signal_inside_torch_save_unwinds_cleanly(tmp_path, monkeypatch, sig, 
     assert _leftovers(tmp_path) == []
 
 
-@contextlib.contextmanager
-def _mount(target: Path, options: str):
-    """A small tmpfs at `target` for the block (root only), always unmounted."""
-    target.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(target)],
-                          capture_output=True, text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.strip()}")
-    try:
-        yield target
-    finally:
-        subprocess.run(["umount", "-l", str(target)], check=False)
-
-
 @pytest.mark.skipif(not ROOT, reason="mounting a small tmpfs needs root")
 def test_a_full_file_system_is_one_sentence_and_no_partial_file(tmp_path):
-    with _mount(tmp_path / "small", "size=64k") as small:
+    with tmpfs(tmp_path / "small", "size=64k") as small:
         with pytest.raises(DataError, match="file system is full; nothing was written"):
             save_checkpoint(small / "big.pt", kind="supervised", model_config={"n": 1},
                             state={"w": torch.zeros(100_000)})
@@ -91,7 +78,7 @@ def test_a_full_file_system_is_one_sentence_and_no_partial_file(tmp_path):
 
 @pytest.mark.skipif(not ROOT, reason="mounting a read-only tmpfs needs root")
 def test_a_read_only_file_system_is_one_sentence(tmp_path):
-    with _mount(tmp_path / "ro", "size=64k,ro") as ro:
+    with tmpfs(tmp_path / "ro", "size=64k,ro") as ro:
         with pytest.raises(DataError, match=r"read-only|not writable"):
             _save(ro / "run.pt")
         assert list(ro.iterdir()) == []
@@ -485,7 +472,7 @@ def test_unwritable_outputs_are_refused_before_any_work(tmp_path, capsys):
     run first wrote there (TensorBoard: after the whole run); now before training starts."""
     from layerwise.cli.main import main
 
-    with _mount(tmp_path / "ro", "size=64k,ro") as ro:
+    with tmpfs(tmp_path / "ro", "size=64k,ro") as ro:
         base = ["train", "softmax", "--steps", "100000", "--device", "cpu", "--quiet"]
         for flag, value in (("--logdir", ro / "tb"), ("--plots", ro / "plots"),
                             ("--checkpoint", ro / "sub" / "ck.pt")):
