@@ -250,18 +250,22 @@ def _run_row(record: dict) -> list:
         if loaded > (record["environment"].get("cpu_count") or 1) + 0.5 else ""
     if "log_likelihood" in f:                       # rbm ais
         what = f"AIS, {f.get('runs')} runs × {f.get('betas')} temperatures"
+        low = "unbounded below" if f.get("log_z_low") is None else f"{f['log_z_low']:.1f}"
         result = (f"{f['log_likelihood']:.2f} nats (log Z {f['log_z']:.1f}, 3 s.e. "
-                  f"{f['log_z_low']:.1f}–{f['log_z_high']:.1f})"
+                  f"{low} to {f['log_z_high']:.1f})"
                   + (f"; {len(f['warnings'])} warning(s)" if f.get("warnings") else ""))
         time = f"{wall:,.0f} s"
     elif "dbn_accuracy" in f:                       # dbn train
-        what = f"DBN {f.get('layers')} on {f.get('dataset')}"
+        layers = f.get("layers")
+        layers = "-".join(map(str, layers)) if isinstance(layers, list) else layers
+        what = f"DBN {layers} on {f.get('dataset')}"
         result = (f"{f['dbn_accuracy']:.4f} (random initialisation: "
                   f"{f['random_init_accuracy']:.4f})")
         time = (f"{f['pretrain_seconds']:.0f} s pre-training + "
                 f"{f['dbn_finetune_seconds']:.0f} s fine-tuning")
     elif "epoch_seconds" in f:                      # rbm train
-        what = f"RBM {f.get('model')} on {f.get('dataset')}, {f.get('epochs')} epochs"
+        model = str(f.get("model", "rbm")).replace("rbm ", "RBM ", 1)
+        what = f"{model} on {f.get('dataset')}, {f.get('epochs')} epochs"
         result = f"test recon error {f['recon_error']:.4f}"
         if "feature_accuracy" in f:
             result = (f"softmax on its features {f['feature_accuracy']:.4f} (raw pixels: "
@@ -272,7 +276,8 @@ def _run_row(record: dict) -> list:
         result = _accuracy(f)
         for said in f.get("course") or []:     # a lab: the course's printed figure beside ours
             if said.get("figure") == "test_accuracy":
-                result += f"; the course printed {said['course']:.2%}: {said['verdict']}"
+                result += (f"; the course printed {said['course'] * 100:g} %: "
+                           f"{said['verdict']}")
         runs = " a run" if "test_accuracy_seeds" in f else ""
         time = f"{f['train_seconds']:,.1f} s{runs}"
     else:
@@ -298,7 +303,7 @@ def course_hardware(names: list[str], directory: Path = RECORDS) -> str:
     from layerwise.reproduce.course import COURSE_HARDWARE
 
     lines = ["| hardware | seconds for 20,000 steps | test accuracy |", "| --- | --- | --- |"]
-    lines += [f"| {name} | {'out of memory' if s is None else f'{s:,.0f}'} | |"
+    lines += [f"| {name} | {'out of memory' if s is None else f'{s:,.0f}'} | – |"
               for name, s in COURSE_HARDWARE]
     for name in names:
         record = read_record(directory / f"{name}.json")
