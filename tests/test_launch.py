@@ -75,6 +75,13 @@ def test_rbm_parallel_bench_reports_speed_up_efficiency_and_ideal(monkeypatch, t
     assert rows[1][4:] == ["14.00", f"{14 / 7.5:.2f}", f"{14 / 7.5 / 2:.0%}", "2.00"]
     assert rows[2][4:] == ["7.50"]
     assert (tmp_path / "rbm-parallel.png").read_bytes()[:4] == b"\x89PNG"
+    assert "--lr" not in commands[0][2]        # binary units: the default learning rate
+    commands.clear()
+    assert main(["bench", "rbm-parallel", "--ranks", "1", "--cores", "1", "--examples", "100",
+                 "--batch-sizes", "50", "--precisions", "float32", "--visible-types",
+                 "gaussian", "--out", str(tmp_path)]) == 0
+    command = commands[0][2]
+    assert command[command.index("--lr") + 1] == "1e-4"   # one that does not diverge
 
 
 @pytest.mark.multiprocess
