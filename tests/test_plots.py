@@ -113,3 +113,13 @@ def test_rbm_train_plots_writes_the_epoch_curves_and_says_where(tmp_path, capsys
     rows = read_csv(out / "curves.csv")
     assert [r["epoch"] for r in rows] == [1, 2]
     assert all(0 < r["recon_error"] < 1 and r["pseudo_likelihood"] < 0 for r in rows)
+
+
+def test_a_rate_axis_can_start_at_zero():
+    """bench ddp's examples/s over ranks drew 1,618 -> 1,829 on an axis cut at 1,600, which
+    read as a steep rise: rates and speed-ups start their axis at 0."""
+    from layerwise.plots import png_bytes
+
+    args = ("ranks", {"examples/s": [1618.5, 1829.1]}, [1, 2], "deepnn", "examples/s")
+    assert png_bytes(*args, y_from_zero=True) != png_bytes(*args)
+    assert png_bytes(*args, y_from_zero=True).startswith(b"\x89PNG")

@@ -49,9 +49,10 @@ def spans_decades(values: list) -> bool:
 
 def plot(path: Path, x: str, series: dict[str, list], xs: list, title: str, ylabel: str,
          log_x: bool = False, right: dict[str, list] | None = None,
-         right_label: str = "", x_from_zero: bool = False) -> Path:
+         right_label: str = "", x_from_zero: bool = False, y_from_zero: bool = False) -> Path:
     """`png_bytes`' figure written to `path` (atomically)."""
-    png = png_bytes(x, series, xs, title, ylabel, log_x, right, right_label, x_from_zero)
+    png = png_bytes(x, series, xs, title, ylabel, log_x, right, right_label, x_from_zero,
+                    y_from_zero)
     with atomic_output(path) as f:
         f.write(png)
     return path
@@ -59,13 +60,15 @@ def plot(path: Path, x: str, series: dict[str, list], xs: list, title: str, ylab
 
 def png_bytes(x: str, series: dict[str, list], xs: list, title: str, ylabel: str,
               log_x: bool = False, right: dict[str, list] | None = None,
-              right_label: str = "", x_from_zero: bool = False) -> bytes:
+              right_label: str = "", x_from_zero: bool = False,
+              y_from_zero: bool = False) -> bytes:
     """Lines of `series` against xs (and of `right` on a second y axis), titled, as a PNG.
 
     Every line has markers, so a run of one evaluation still shows its point; a y axis whose
     values span decades (a loss going to 1e-11) is logarithmic and says so; the legend sits
     below the axes, where it covers no point. `x_from_zero`: the x axis runs from 0 to the
-    last x (a step axis that shows how far the run went)."""
+    last x (a step axis that shows how far the run went); `y_from_zero`: the y axis starts at
+    0 (a rate or a speed-up, whose growth a cut axis would exaggerate)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -84,6 +87,8 @@ def png_bytes(x: str, series: dict[str, list], xs: list, title: str, ylabel: str
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel(x)
     ax.set_ylabel(_log_if_decades(ax, ylabel, [v for ys in series.values() for v in ys]))
+    if y_from_zero and ax.get_yscale() == "linear":
+        ax.set_ylim(bottom=0)
     ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()

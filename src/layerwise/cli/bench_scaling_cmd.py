@@ -33,7 +33,8 @@ def cmd_ddp(args) -> int:
     rows = report["rows"]
     png = plot(Path(args.out) / "ddp.png", "ranks", {"examples/s": [r["examples_per_second"]
                                                                     for r in rows]},
-               [r["ranks"] for r in rows], f"deepnn data parallel, {env['cpu']}", "examples/s")
+               [r["ranks"] for r in rows], f"deepnn data parallel, {env['cpu']}", "examples/s",
+               y_from_zero=True)
     lines = [f"data-parallel deepnn on {dataset}: {steps} steps, global batch 100, gloo, "
              f"{rows[0]['threads_per_rank']} thread(s) per rank ({env['cpu']}, torch "
              f"{env['torch']}, revision {env['revision']})",
@@ -74,7 +75,8 @@ def cmd_rbm_parallel(args) -> int:
     base = {k: v[0] for k, v in series.items()}
     png = plot(Path(args.out) / "rbm-parallel.png", "ranks",
                {k: [base[k] / t for t in v] for k, v in series.items()}, ks,
-               "model-parallel CD-1, 8000 x 20000: speed-up over 1 rank", "speed-up")
+               "model-parallel CD-1, 8000 x 20000: speed-up over 1 rank", "speed-up",
+               y_from_zero=True)
     lines = [f"model-parallel CD-1, {args.examples or 8000} random binary vectors, 8000 visible x "
              f"20000 hidden, gloo, {rows[0]['threads_per_rank']} thread(s) per rank "
              f"({env['cpu']}, torch {env['torch']}, revision {env['revision']})",
