@@ -84,7 +84,7 @@ def _named_rows(report: dict) -> list[str]:
         big = [[r["precision"], "skipped" if "skipped" in r else r.get("epoch_seconds"),
                 r.get("achieved_flops", 0) / 1e9 if "achieved_flops" in r else None,
                 r.get("gemm_flops", 0) / 1e9 if "gemm_flops" in r else None,
-                r.get("fraction_of_gemm")] for r in report["large_problem"]]
+                _share(r.get("fraction_of_gemm"))] for r in report["large_problem"]]
         lines += _table(["precision", "epoch s", "achieved GFLOP/s", "GEMM GFLOP/s",
                          "of GEMM"], big)
     return lines
@@ -130,7 +130,7 @@ def _summary(report: dict) -> list[str]:
 def _scaling_rows(report: dict) -> list[str]:
     """ddp and rbm-parallel reports: one row per rank count (and configuration)."""
     rows = report["rows"]
-    if report.get("suite") == "ddp":
+    if _suite(report) == "ddp":
         return _table(["ranks", "threads per rank", "examples/s", "efficiency", "test accuracy"],
                       [[r["ranks"], r.get("threads_per_rank"), r["examples_per_second"],
                         _share(r.get("efficiency")), r.get("test_accuracy")] for r in rows])
@@ -159,7 +159,27 @@ def _link_rows(report: dict) -> list[str]:
     return lines
 
 
+def _suite(report: dict) -> str:
+    """The bench that wrote a report: its "suite", or for the scaling and links reports (which
+    do not name it) what their rows hold."""
+    if "suite" in report:
+        return report["suite"]
+    first = (report.get("rows") or [{}])[0]
+    if "examples_per_second" in first:
+        return "ddp"
+    return "rbm-parallel" if "epoch_seconds" in first else "links"
+
+
 def _title(path: Path, report: dict) -> str:
+    suite = _suite(report)
+    if suite == "ddp":
+        return (f"`layerwise bench ddp`: {report['model']} data parallel on {report['dataset']}, "
+                f"{report['steps']} steps of a global batch of {report['global_batch']}, gloo")
+    if suite == "rbm-parallel":
+        return (f"`layerwise bench rbm-parallel`: model-parallel CD-1, {report['visible']} × "
+                f"{report['hidden']} RBM, {report['examples']} random binary examples, the last "
+                f"of {report['epochs']} epochs timed, gloo; K → 2K is the speed-up from this row "
+                "to the one with twice the ranks")
     if "suite" in report:
         return f"`layerwise bench {report['suite']}` on {report.get('dataset')}"
     return (f"`layerwise bench links`, {report['visible']} × {report['hidden']} RBM, "
@@ -180,7 +200,7 @@ def bench_tables(directory: Path = BENCH, names: list[str] | None = None,
         rows = report.get("rows")
         if isinstance(rows, dict):
             out += _named_rows(report) + _summary(report)
-        elif report.get("suite") in ("ddp", "rbm-parallel"):
+        elif _suite(report) in ("ddp", "rbm-parallel"):
             out += _scaling_rows(report)
         else:
             out += _link_rows(report)
