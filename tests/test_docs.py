@@ -187,3 +187,16 @@ def test_every_api_reference_target_imports():
     for target in targets:
         module, _, name = target.rpartition(".")
         assert hasattr(importlib.import_module(module), name), target
+
+
+def test_no_list_is_glued_to_the_paragraph_above_it():
+    """Markdown (mkdocs' Python-Markdown) renders a list that follows a paragraph line without
+    a blank line as part of that paragraph: "... until --timeout: - Distinct hostnames."."""
+    item = re.compile(r"^(?:[-*]|\d+\.) ")
+    for page in PAGES:
+        text = FENCE.sub("", page.read_text())      # code blocks may hold anything
+        lines = text.splitlines()
+        for before, line in zip(lines, lines[1:]):
+            if item.match(line) and before.strip() and not item.match(before) \
+                    and not before.startswith((" ", "|", "<!--", "#")):
+                raise AssertionError(f"{page.name}: a list starts right after {before!r}")
