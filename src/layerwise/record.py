@@ -29,6 +29,8 @@ class Started:
 
 
 def started() -> Started:
+    """The clock and the load average now, at the start of a run: give it to `write_record`
+    at the end."""
     return Started(time.monotonic(), _load())
 
 
