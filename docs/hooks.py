@@ -273,7 +273,7 @@ def _run_row(record: dict) -> list:
         low = "unbounded below" if f.get("log_z_low") is None else f"{f['log_z_low']:.1f}"
         result = (f"{f['log_likelihood']:.2f} nats (log Z {f['log_z']:.1f}, 3 s.e. "
                   f"{low} to {f['log_z_high']:.1f})"
-                  + (f"; {len(f['warnings'])} warning(s)" if f.get("warnings") else ""))
+                  + "".join(f"; warned: {w.split(', so')[0]}" for w in f.get("warnings") or []))
         time = f"{wall:,.0f} s"
     elif "dbn_accuracy" in f:                       # dbn train
         layers = f.get("layers")
