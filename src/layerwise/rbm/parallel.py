@@ -71,7 +71,7 @@ from layerwise.errors import ConfigError
 from layerwise.names import PARALLEL_ALGORITHMS
 from layerwise.rbm.blocks import BlockSampler, Held, Partition, momentum_step
 from layerwise.rbm.config import ParallelConfig  # noqa: F401 - its home; re-exported here
-from layerwise.rbm.model import RBM, probabilities_
+from layerwise.rbm.model import RBM, flush_tiny_
 from layerwise.rbm.train import CDConfig, diverged
 
 ALGORITHMS = PARALLEL_ALGORITHMS
@@ -154,7 +154,7 @@ class ParallelCD(ABC):
         """Sample the owned hidden units from their inputs (B, |J_k|); data: rows of (B, H)."""
         u = self.hid_rng.draw(self._draw_rows(h_in, rows))
         u = u if rows is None else u[rows]
-        return (u < probabilities_(h_in.clone())).to(h_in.dtype)
+        return (u < flush_tiny_(torch.sigmoid(h_in))).to(h_in.dtype)
 
     def _visible(self, v_in: torch.Tensor, rows: slice | None = None
                  ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -163,7 +163,7 @@ class ParallelCD(ABC):
         n = n if rows is None else n[rows]
         if self.gaussian:
             return v_in, v_in + n.to(v_in.dtype)
-        mean = probabilities_(v_in.clone())
+        mean = flush_tiny_(torch.sigmoid(v_in))
         return mean, (n < mean).to(v_in.dtype)
 
     def _draw_rows(self, x: torch.Tensor, rows: slice | None) -> int:
