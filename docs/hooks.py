@@ -309,11 +309,10 @@ def runs(names: list[str], directory: Path = RECORDS) -> str:
     """A table of the named run records (docs/results/NAME.json, written by --record)."""
     from layerwise.record import read_record
 
-    rows = [_run_row(read_record(directory / f"{name}.json")) for name in names]
-    lines = ["| run | result | time | machine, threads, revision | re-run |",
-             "| --- | --- | --- | --- | --- |"]
-    lines += ["| " + " | ".join(str(c).replace("|", "/") for c in row) + " |" for row in rows]
-    return "\n".join(lines)
+    rows = [[c.replace("|", "/") for c in _run_row(read_record(directory / f"{name}.json"))]
+            for name in names]                              # a table cell cannot hold '|'
+    return "\n".join(_table(["run", "result", "time", "machine, threads, revision", "re-run"],
+                            rows))
 
 
 def course_hardware(names: list[str], directory: Path = RECORDS) -> str:
@@ -322,16 +321,15 @@ def course_hardware(names: list[str], directory: Path = RECORDS) -> str:
     from layerwise.record import read_record
     from layerwise.reproduce.course import COURSE_HARDWARE
 
-    lines = ["| hardware | seconds for 20,000 steps | test accuracy |", "| --- | --- | --- |"]
-    lines += [f"| {name} | {'out of memory' if s is None else f'{s:,.0f}'} | – |"
-              for name, s in COURSE_HARDWARE]
+    rows = [[name, "out of memory" if s is None else f"{s:,.0f}", None]
+            for name, s in COURSE_HARDWARE]
     for name in names:
         record = read_record(directory / f"{name}.json")
         f, env = record["figures"], record["environment"]
-        lines.append(f"| this project: {env.get('cpu')}, {env.get('cpu_count')} cores, "
-                     f"{env.get('torch_threads')} threads (`{name}.json`) | "
-                     f"{f['train_seconds']:,.0f} | {f['test_accuracy']:.2%} |")
-    return "\n".join(lines)
+        rows.append([f"this project: {env.get('cpu')}, {env.get('cpu_count')} cores, "
+                     f"{env.get('torch_threads')} threads (`{name}.json`)",
+                     f"{f['train_seconds']:,.0f}", f"{f['test_accuracy']:.2%}"])
+    return "\n".join(_table(["hardware", "seconds for 20,000 steps", "test accuracy"], rows))
 
 
 def notebook(number: str) -> str:

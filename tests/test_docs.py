@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import itertools
 import json
 import os
 import re
@@ -196,7 +197,7 @@ def test_no_list_is_glued_to_the_paragraph_above_it():
     for page in PAGES:
         text = FENCE.sub("", page.read_text())      # code blocks may hold anything
         lines = text.splitlines()
-        for before, line in zip(lines, lines[1:]):
+        for before, line in itertools.pairwise(lines):
             if item.match(line) and before.strip() and not item.match(before) \
                     and not before.startswith((" ", "|", "<!--", "#")):
                 raise AssertionError(f"{page.name}: a list starts right after {before!r}")

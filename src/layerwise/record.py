@@ -50,7 +50,7 @@ def write_record(path: str | Path, argv: list[str], figures: dict, start: Starte
     from layerwise.bench.harness import environment
     from layerwise.data.files import atomic_write_bytes
 
-    device = str(figures.get("device", "cpu")) if isinstance(figures, dict) else "cpu"
+    device = str(figures.get("device", "cpu"))
     env = environment(torch.device(device if device.startswith("cuda") else "cpu"))
     record = {"schema": SCHEMA, "command": command_line(argv, program),
               "argv": without_record(argv),

@@ -100,7 +100,7 @@ def rbm_parallel(examples: int, visible: int, hidden: int, batches: list[int],
                         "--hidden", str(hidden), "--visible", vis, "--dtype", precision,
                         "--batch-size", str(batch), "--epochs", str(epochs),
                         "--sync-every", str(max(1, 8000 // batch)), "--device", "cpu",
-                        *GAUSSIAN_BENCH_LR * (vis == "gaussian")])
+                        *(GAUSSIAN_BENCH_LR if vis == "gaussian" else ())])
                     # The last epoch: the first carries the start-up (allocation, warm-up).
                     times[K] = figures["history"][-1]["seconds"]
                     if progress:
