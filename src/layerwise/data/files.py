@@ -131,8 +131,8 @@ def check_name(path: str | Path, flag: str = "") -> None:
     the sentence names `flag` where given."""
     path = Path(path)
     said = f"{flag} " if flag else ""
+    limit = _name_max(path.parent)
     for part in path.parts:
-        limit = _name_max(path.parent)
         if len(part.encode()) > limit:
             raise DataError(f"cannot write {said}{_shorten(path)}: the name {part[:40]}... is "
                             f"longer than the file system allows ({limit} bytes).")
